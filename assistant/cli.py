@@ -37,6 +37,10 @@ def user_errors(fn):
             return fn(*a, **kw)
         except (QueryError, SourceError, IndexMissing, IndexBusy, DatasetError, FileNotFoundError, ValueError) as exc:
             fail(str(exc))
+        except typer.Exit:
+            raise
+        except Exception as exc:  # an internal fault: one line, exit 1, no traceback wall
+            fail(f"内部错误 internal error: {type(exc).__name__}: {exc}", code=1)
 
     return wrapper
 
@@ -178,6 +182,19 @@ def eval_cases_cmd(
         chart = {"mingze": {m: res[m] for m in ("ndcg@10", "p@5", "recall@20")}}
         out["report"] = str(write_report(f"cases-{queries.stem}", f"Case retrieval: {queries.name}", out, chart))
     _emit(out, True) if as_json else Console().print_json(data=out)
+
+
+def _load_command_modules() -> None:
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    for m in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{commands.__name__}.{m.name}")
+
+
+_load_command_modules()
 
 
 def main() -> None:  # pragma: no cover

@@ -105,3 +105,9 @@ class Tokenizer:
         with self._lock:
             raw = list(self._tk.cut_for_search(text, HMM=False))
         return [t for t in (w.strip() for w in raw) if t and t not in STOPWORDS and _CJK_WORD.search(t)]
+
+    def doc_tokens(self, text: str) -> list[str]:
+        """Plain segmentation (with HMM for unseen words): better than search mode for long case texts."""
+        with self._lock:
+            raw = self._tk.lcut(text, HMM=True)
+        return [t for t in (w.strip() for w in raw) if t and t not in STOPWORDS and _CJK_WORD.search(t)]

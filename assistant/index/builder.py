@@ -21,7 +21,7 @@ from .dense import DenseIndex, make_embedder
 from .lexical import LexicalIndex, TokenCache, tokenize_all
 from .store import ChunkStore, current_generation, new_generation, publish
 
-INDEX_VERSION = "3"  # bump when chunking or tokenization changes
+INDEX_VERSION = "4"  # bump when chunking or tokenization changes
 LEX_ROOT = "lexical"
 
 
@@ -92,17 +92,25 @@ def build_lexical(s: Settings, requested: list[str] | None = None, show: bool = 
         task = prog.add_task("分词 tokenizing", total=len(missing))
         new_toks = tokenize_all([chunks[i].index_text() for i in missing], lex_path, lambda n: prog.advance(task, n))
         cache.put_many({hashes[i]: t for i, t in zip(missing, new_toks)}, lex_id)
-        cache.close()
         for i, t in zip(missing, new_toks):
             cached[hashes[i]] = t
         tokens = [cached[h] for h in hashes]
 
+        docs, doc_texts = case_doc_texts(chunks)
+        doc_hashes = [hashlib.sha1(("doc:" + t).encode()).hexdigest() for t in doc_texts]
+        cached_docs = cache.get_many(doc_hashes, lex_id)
+        miss = [i for i, h in enumerate(doc_hashes) if h not in cached_docs]
+        task = prog.add_task("案例分词 tokenizing cases", total=len(miss))
+        got = tokenize_all([doc_texts[i] for i in miss], lex_path, lambda n: prog.advance(task, n), mode="doc")
+        cache.put_many({doc_hashes[i]: t for i, t in zip(miss, got)}, lex_id)
+        cache.close()
+        cached_docs.update({doc_hashes[i]: t for i, t in zip(miss, got)})
+
         task = prog.add_task("建立BM25 building BM25", total=3)
         LexicalIndex.build(tokens).save(gen / "bm25_chunks")
         prog.advance(task)
-        docs, doc_tokens = case_doc_tokens(chunks, tokens)
         if docs:
-            LexicalIndex.build(doc_tokens).save(gen / "bm25_docs")
+            LexicalIndex.build([cached_docs[h] for h in doc_hashes]).save(gen / "bm25_docs")
         (gen / "docs.json").write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
         prog.advance(task)
         ChunkStore.write(gen / "chunks.sqlite", chunks)
@@ -126,17 +134,17 @@ def build_lexical(s: Settings, requested: list[str] | None = None, show: bool = 
     return {**manifest, "changed": True, "seconds": round(time.perf_counter() - t0, 2)}
 
 
-def case_doc_tokens(chunks: list[Chunk], tokens: list[list[str]]) -> tuple[list[str], list[list[str]]]:
-    """Whole-document token lists for case kinds (doc-level ranking of similar cases)."""
+def case_doc_texts(chunks: list[Chunk]) -> tuple[list[str], list[str]]:
+    """Whole-document texts (title + all parts) for case kinds: doc-level ranking of similar cases."""
     order: list[str] = []
     acc: dict[str, list[str]] = {}
-    for c, t in zip(chunks, tokens):
+    for c in chunks:
         if c.kind in CASE_KINDS:
             if c.doc_id not in acc:
                 order.append(c.doc_id)
-                acc[c.doc_id] = []
-            acc[c.doc_id].extend(t)
-    return order, [acc[d] for d in order]
+                acc[c.doc_id] = [c.title]
+            acc[c.doc_id].append(c.text)
+    return order, ["\n".join(acc[d]) for d in order]
 
 
 def build_dense(s: Settings, show: bool = True, limit: int | None = None, kinds: list[str] | None = None) -> dict:

@@ -95,7 +95,16 @@ def make_embedder(backend: str) -> Embedder | None:
 
 
 def passage_text(c: Chunk, max_chars: int) -> str:
-    return c.index_text()[:max_chars]
+    """Short head (law short title / case part) + body: e5 cost grows fast with length, so spend it on content."""
+    from ..text import short_title
+
+    if c.article:
+        head = f"{short_title(c.title)}{c.article}"
+    elif c.kind in ("guiding", "case"):
+        head = f"{c.part}" if c.part else ""
+    else:
+        head = short_title(c.title)[:20]
+    return f"{head}：{c.text}"[:max_chars] if head else c.text[:max_chars]
 
 
 def passage_hash(text: str) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..lexicon import Lexicon, Tokenizer
 
-K1, B = 1.2, 0.75
+K1, B = 1.5, 0.75
 
 
 class TokenCache:
@@ -49,9 +49,11 @@ def _init_worker(lexicon_path: str) -> None:
     _worker_tk = Tokenizer(Lexicon.load(Path(lexicon_path)))
 
 
-def _tokenize_batch(texts: list[str]) -> list[list[str]]:
+def _tokenize_batch(job: tuple[str, list[str]]) -> list[list[str]]:
     assert _worker_tk is not None
-    return [_worker_tk.tokens(t) for t in texts]
+    mode, texts = job
+    fn = _worker_tk.doc_tokens if mode == "doc" else _worker_tk.tokens
+    return [fn(t) for t in texts]
 
 
 def tokenize_all(
@@ -59,24 +61,25 @@ def tokenize_all(
     lexicon_path: Path,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    mode: str = "search",
 ) -> list[list[str]]:
     """Tokenize in worker processes (jieba is single-threaded); order preserved."""
     workers = workers or max(1, min(2, os.cpu_count() or 1))
     batch = 500
-    batches = [list(texts[i : i + batch]) for i in range(0, len(texts), batch)]
+    batches = [(mode, list(texts[i : i + batch])) for i in range(0, len(texts), batch)]
     out: list[list[str]] = []
     if workers == 1 or len(texts) < 2000:
         _init_worker(str(lexicon_path))
         for b in batches:
             out.extend(_tokenize_batch(b))
             if progress:
-                progress(len(b))
+                progress(len(b[1]))
         return out
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(str(lexicon_path),)) as ex:
         for b, res in zip(batches, ex.map(_tokenize_batch, batches)):
             out.extend(res)
             if progress:
-                progress(len(b))
+                progress(len(b[1]))
     return out
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from ..lexicon import Lexicon, Tokenizer
 from .lookup import LawDirectory
 from .query import QueryExpander
 
+log = logging.getLogger(__name__)
 RRF_K = 60
 POOL = 100
 
@@ -89,6 +91,7 @@ class Searcher:
         self.expander = QueryExpander(self)
         self._dense: DenseIndex | None = None
         self._dense_lock = threading.Lock()
+        self._dense_warned = False
 
     @classmethod
     def open(cls, settings: Settings) -> "Searcher":
@@ -109,6 +112,35 @@ class Searcher:
                     return None
                 self._dense = DenseIndex(path, emb)
             return self._dense if self._dense.count() else None
+
+    def dense_search(self, text: str, k: int, kinds, statuses) -> list[tuple[str, float]]:
+        """Dense neighbours, or [] when the dense index is absent or failing (search degrades to lexical)."""
+        d = self.dense()
+        if d is None:
+            return []
+        qv = d.embedder.query(text)
+        for attempt in (0, 1):
+            try:
+                return d.search(qv, k, kinds, statuses)
+            except Exception as exc:  # written by another process meanwhile, or damaged
+                if attempt == 0 and self._reopen_dense():
+                    continue
+                if not self._dense_warned:
+                    log.warning("dense search unavailable, using lexical only: %s", exc)
+                    self._dense_warned = True
+        return []
+
+    def _reopen_dense(self) -> bool:
+        """Chroma caches one client per path and process; drop it to see another process's writes."""
+        try:
+            from chromadb.api.client import SharedSystemClient
+
+            with self._dense_lock:
+                self._dense = None
+                SharedSystemClient.clear_system_cache()
+            return self.dense() is not None
+        except Exception:
+            return False
 
     def status(self) -> dict:
         d = self.dense()
@@ -171,12 +203,9 @@ class Searcher:
         if plan.law_rows is not None:
             lex_scores = lex_scores * np.where(plan.law_rows, 1.6, 1.0)
         add(self._top(lex_scores, mask, POOL), "bm25")
-        d = self.dense()
-        if d is not None:
-            qv = d.embedder.query(plan.dense_text)
-            got = d.search(qv, POOL // 2, f.kinds, f.statuses)
-            rows = [self.store.row_of[c] for c, _ in got if c in self.store.row_of]
-            add([r for r in rows if mask[r]], "dense")
+        got = self.dense_search(plan.dense_text, POOL // 2, f.kinds, f.statuses)
+        rows = [self.store.row_of[c] for c, _ in got if c in self.store.row_of]
+        add([r for r in rows if mask[r]], "dense")
         ranked = sorted(fused, key=lambda r: -fused[r])
         out: list[Hit] = []
         seen = set()
@@ -198,16 +227,15 @@ class Searcher:
         fused: dict[str, float] = {}
         via: dict[str, list[str]] = {}
         if self.bm25_docs is not None:
-            toks = self.tokenizer.tokens(text)
+            toks = self.tokenizer.doc_tokens(text)
             sc = self.bm25_docs.scores(toks)
             dmask = np.array([self.doc_kind[d] in kinds for d in self.doc_ids])
             for r, row in enumerate(self._top(sc, dmask, POOL)):
                 d = self.doc_ids[row]
                 fused[d] = fused.get(d, 0) + 1 / (RRF_K + r + 1)
                 via.setdefault(d, []).append("bm25")
-        dn = self.dense()
-        if dn is not None:
-            got = dn.search(dn.embedder.query(text[:1000]), POOL, kinds, None)
+        got = self.dense_search(text[:1000], POOL, kinds, None)
+        if got:
             seen: list[str] = []
             for cid, _ in got:
                 row = self.store.row_of.get(cid)

@@ -15,7 +15,7 @@ SECTION_LABELS = {
     "header": "首部", "parties": "当事人", "claims": "诉辩意见", "facts": "审理查明",
     "reasoning": "本院认为", "judgment": "裁判结果", "tail": "尾部",
 }
-INDEXED_SECTIONS = ("parties", "claims", "facts", "reasoning", "judgment")
+INDEXED_SECTIONS = ("header", "parties", "claims", "facts", "reasoning", "judgment")
 MAX_SECTION_CHARS = 3000
 
 
