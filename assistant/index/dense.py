@@ -14,14 +14,21 @@ from ..documents import Chunk
 COLLECTION = "chunks"
 
 
+CORE_DEPARTMENTS = ("宪法", "宪法相关法", "刑法", "诉讼与非诉讼程序法")
+
+
 def priority(c: Chunk) -> int:
-    """Embedding order, so a partly built dense index covers the most used parts first."""
+    """Embedding order, so a partly built dense index covers the most used parts first:
+    domain documents and guiding cases, then core laws and judicial interpretations, then the rest."""
     active = c.status in ("现行有效", "已修改", "未知")
-    if c.kind in ("guiding", "local", "policy") or (c.kind == "regulation" and c.meta.get("domain_tags") and active):
+    doc_type = c.meta.get("doc_type", "")
+    if not active:
+        return 9
+    if c.kind in ("guiding", "local", "policy") or (c.kind == "regulation" and c.meta.get("domain_tags")):
         return 0
-    if c.kind == "statute" and active:
+    if (c.kind == "statute" and c.meta.get("department") in CORE_DEPARTMENTS) or doc_type == "司法解释":
         return 1
-    if c.kind == "regulation" and active:
+    if c.kind == "statute" or doc_type == "部门规章":
         return 2
     if c.kind == "case" and c.part in ("审理查明", "本院认为"):
         return 3

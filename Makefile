@@ -1,0 +1,42 @@
+# 明责 Mingze — run `make run` (set up, index, serve) or `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run setup index dense serve test eval bench clean
+
+$(BIN)/assistant: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+setup: $(BIN)/assistant
+
+index: setup
+	$(BIN)/assistant index
+
+# dense embeddings fill in incrementally (content hashes); the service also does this in the background
+dense: setup
+	$(BIN)/assistant index --dense
+
+serve: setup
+	$(BIN)/assistant serve --host $(HOST) --port $(PORT)
+
+run: index serve
+
+test: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+eval: setup
+	$(BIN)/assistant eval statutes --dataset evals/datasets/statute_qa_dev.jsonl --json
+	$(BIN)/assistant eval cases --queries ../shared/data/clcr/queries.jsonl --qrels ../shared/data/clcr/qrels_dev.txt --split dev --json
+	$(BIN)/assistant eval cases --queries evals/datasets/guiding_drafts_queries.jsonl --qrels evals/datasets/guiding_drafts_qrels.txt --json
+
+bench: setup
+	$(BIN)/python -m evals.bench
+
+clean:
+	rm -rf indexes/lexical indexes/chroma indexes/tokens.sqlite

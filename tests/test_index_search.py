@@ -1,0 +1,129 @@
+"""Real index over real data: lookups, filters, hybrid search, incremental and atomic builds, dense on a slice."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from assistant.config import Settings
+from assistant.index import builder
+from assistant.index.builder import build_dense, build_lexical
+from assistant.index.store import current_generation
+from assistant.retrieval.search import Filters, QueryError, Searcher
+
+LAW_A = """中华人民共和国示范审判人员法
+第一章 总则
+第一条 为了规范审判人员的职责，制定本法。
+第二条 审判人员因重大过失导致裁判错误并造成严重后果的，应当给予处分。
+第二章 回避
+第三条 审判人员是本案当事人近亲属的，应当自行回避。
+"""
+LAW_B = """辅助人员工作规定
+第一条 辅助人员在民警带领下开展工作，不得单独执法。
+第二条 辅助人员不得从事案件调查取证。
+"""
+
+
+def _local_settings(tmp_path, **kw) -> Settings:
+    local = tmp_path / "local"
+    local.mkdir(exist_ok=True)
+    (local / "a.txt").write_text(LAW_A, encoding="utf-8")
+    (local / "b.md").write_text(LAW_B, encoding="utf-8")
+    return Settings(index_dir=tmp_path / "idx", local_dir=local, sources="local", **kw)
+
+
+def test_direct_article_lookup_with_aliases(small_searcher):
+    hit = small_searcher.search("法官法第46条", k=3)[0]
+    assert hit.via == ["direct"] and hit.chunk.title == "中华人民共和国法官法" and hit.chunk.article == "第四十六条"
+    hit = small_searcher.search("刑诉法解释第一条", k=3)[0]
+    assert hit.via == ["direct"] and "适用《中华人民共和国刑事诉讼法》的解释" in hit.chunk.title
+    assert hit.chunk.status == "现行有效"  # the 2021 interpretation, not the repealed 2012 one
+    hit = small_searcher.search("《中华人民共和国刑法》第三百九十九条之一", k=3)[0]
+    assert hit.chunk.article_key == "399-1" and "仲裁" in hit.chunk.text
+
+
+def test_colloquial_question_finds_the_provision(small_searcher):
+    hits = small_searcher.search("法官因为重大过失导致裁判错误，会受什么处分", k=5)
+    assert any(h.chunk.title == "中华人民共和国法官法" and h.chunk.article_key == "46" for h in hits)
+
+
+def test_filters(small_searcher):
+    hits = small_searcher.search("赔偿", k=10, filters=Filters.make(kinds=["guiding"]))
+    assert hits and all(h.chunk.kind == "guiding" for h in hits)
+    hits = small_searcher.search("环境保护", k=30, filters=Filters.make(status="active"))
+    assert all(h.chunk.status != "已废止" for h in hits)
+    hits = small_searcher.search("环境保护", k=30, filters=Filters.make(status="已废止"))
+    assert hits and all(h.chunk.status == "已废止" for h in hits)
+    hits = small_searcher.search("刑事诉讼", k=10, filters=Filters.make(issuer="最高人民检察院"))
+    assert hits and all("最高人民检察院" in h.chunk.issuer for h in hits)
+    hits = small_searcher.search("指导性案例", k=10, filters=Filters.make(kinds="guiding", date_from="2020-01-01"))
+    assert hits and all(h.chunk.date >= "2020-01-01" for h in hits)
+
+
+def test_laws_db_duplicates_not_indexed_twice(small_searcher):
+    titles = {t for t in small_searcher.store.titles if t.endswith("法官法")}
+    assert titles == {"中华人民共和国法官法"}
+    assert len(small_searcher.laws.rows[("中华人民共和国法官法", "46")]) == 1
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "字" * 100_000])
+def test_bad_queries(small_searcher, bad):
+    with pytest.raises(QueryError):
+        small_searcher.search(bad)
+
+
+def test_unknown_kind_and_status():
+    with pytest.raises(QueryError):
+        Filters.make(kinds=["novel"])
+    with pytest.raises(QueryError):
+        Filters.make(status="maybe")
+
+
+def test_incremental_and_atomic(tmp_path, monkeypatch):
+    s = _local_settings(tmp_path)
+    first = build_lexical(s, show=False)
+    assert first["changed"] and first["chunks"] == 5
+    again = build_lexical(s, show=False)
+    assert again["changed"] is False and again["seconds"] < 5
+    gen = current_generation(s.index_dir / builder.LEX_ROOT)
+
+    # a crash in the middle of the next build leaves the previous generation serving
+    (s.local_dir / "c.txt").write_text("第一条 新增的规定。", encoding="utf-8")
+
+    def boom(*a, **k):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(builder.ChunkStore, "write", staticmethod(boom))
+    with pytest.raises(RuntimeError):
+        build_lexical(s, show=False)
+    assert current_generation(s.index_dir / builder.LEX_ROOT) == gen
+    assert Searcher.open(s).search("审判人员回避", k=1)[0].chunk.article_key == "3"
+    monkeypatch.undo()
+
+    done = build_lexical(s, show=False)
+    # the crashed run had already cached the new chunk's tokens: nothing is tokenized twice
+    assert done["changed"] and done["chunks"] == 6 and done["tokenized"] == 0
+    assert not list((s.index_dir / builder.LEX_ROOT).glob("*.tmp"))  # leftovers cleaned
+
+
+def test_dense_on_a_slice(tmp_path):
+    s = _local_settings(tmp_path)
+    build_lexical(s, show=False)
+    res = build_dense(s, show=False)
+    assert res["embedded"] == 5 and res["total"] == 5
+    assert build_dense(s, show=False)["embedded"] == 0  # content hashes: nothing to redo
+    searcher = Searcher.open(s)
+    hits = searcher.search("协警可以自己一个人去执法吗", k=3)
+    assert any("dense" in h.via for h in hits)
+    assert hits[0].chunk.title == "辅助人员工作规定"
+
+
+def test_local_errors_reported_not_fatal(tmp_path):
+    s = _local_settings(tmp_path)
+    (s.local_dir / "broken.docx").write_bytes(b"\x00not a zip")
+    (s.local_dir / "bad.json").write_text("{oops", encoding="utf-8")
+    res = build_lexical(s, show=False)
+    assert {e["file"] for e in res["errors"]} == {"broken.docx", "bad.json"}
+    assert res["chunks"] == 5
+    manifest = json.loads((current_generation(s.index_dir / builder.LEX_ROOT) / "manifest.json").read_text())
+    assert len(manifest["errors"]) == 2
