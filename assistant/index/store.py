@@ -33,10 +33,18 @@ class ChunkStore:
         self.article_keys = [r[5] for r in rows]
         self.issuers = np.array([r[6] for r in rows], dtype=object)
         self.dates = np.array([r[7] or "" for r in rows], dtype=object)
+        self.kind_codes, self.kind_vocab = _encode(self.kinds)
+        self.status_codes, self.status_vocab = _encode(self.statuses)
         self.row_of = {cid: i for i, cid in enumerate(self.ids)}
         self.rows_of_doc: dict[str, list[int]] = {}
         for i, d in enumerate(self.doc_ids):
             self.rows_of_doc.setdefault(d, []).append(i)
+
+    def in_values(self, column: str, values) -> np.ndarray:
+        """Fast membership mask on a low-cardinality column ('kind' or 'status')."""
+        codes, vocab = (self.kind_codes, self.kind_vocab) if column == "kind" else (self.status_codes, self.status_vocab)
+        wanted = [vocab[v] for v in values if v in vocab]
+        return np.isin(codes, np.array(wanted, dtype=codes.dtype)) if wanted else np.zeros(len(codes), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -54,6 +62,12 @@ class ChunkStore:
 
     def doc_chunks(self, doc_id: str) -> list[Chunk]:
         return self.get_many(self.rows_of_doc.get(doc_id, []))
+
+    def rows_containing(self, substring: str) -> list[int]:
+        """Rows whose stored JSON contains `substring` (SQL LIKE, a full scan: for rare corpus-wide lookups)."""
+        esc = substring.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        cur = self._conn.execute("SELECT rowid FROM chunks WHERE json LIKE ? ESCAPE '\\' ORDER BY rowid", (f"%{esc}%",))
+        return [r[0] - 1 for r in cur]
 
     @staticmethod
     def write(path: Path, chunks: Iterable[Chunk]) -> int:
@@ -75,6 +89,12 @@ class ChunkStore:
         conn.commit()
         conn.close()
         return n
+
+
+def _encode(values) -> tuple[np.ndarray, dict[str, int]]:
+    vocab: dict[str, int] = {}
+    codes = np.fromiter((vocab.setdefault(v, len(vocab)) for v in values), dtype=np.int16, count=len(values))
+    return codes, vocab
 
 
 def new_generation(root: Path) -> Path:

@@ -39,7 +39,9 @@ class QueryExpander:
             laws.extend(t for t in r.titles[:3] if t not in laws)
         law_rows = None
         if laws:
-            law_rows = np.isin(np.array(s.store.titles, dtype=object), laws)
+            law_rows = np.zeros(len(s.store), dtype=bool)
+            for t in laws:
+                law_rows[s.laws.title_rows.get(t, [])] = True
         tokens = s.tokenizer.tokens(query)
         weights: dict[str, float] = {}
         # a law name in the query routes rather than matches: its tokens count less than the question's

@@ -95,6 +95,7 @@ class Searcher:
         self._dense: DenseIndex | None = None
         self._dense_lock = threading.Lock()
         self._dense_warned = False
+        self._masks: dict[tuple, np.ndarray] = {}
         self.prior = np.array([AUTHORITY.get(k, 1.0) for k in self.store.kinds], dtype=np.float32)
 
     @classmethod
@@ -164,12 +165,21 @@ class Searcher:
         return query.strip()
 
     def mask(self, f: Filters) -> np.ndarray:
+        key = (tuple(f.kinds or ()), tuple(f.statuses or ()), f.issuer, f.date_from, f.date_to)
+        m = self._masks.get(key)
+        if m is None:
+            if len(self._masks) > 64:
+                self._masks.clear()
+            m = self._masks[key] = self._mask(f)
+        return m
+
+    def _mask(self, f: Filters) -> np.ndarray:
         s = self.store
         m = np.ones(len(s), dtype=bool)
         if f.kinds:
-            m &= np.isin(s.kinds, f.kinds)
+            m &= s.in_values("kind", f.kinds)
         if f.statuses:
-            m &= np.isin(s.statuses, f.statuses)
+            m &= s.in_values("status", f.statuses)
         if f.issuer:
             m &= np.array([f.issuer in (x or "") for x in s.issuers])
         if f.date_from:
