@@ -97,3 +97,50 @@ class SessionStore:
         with self._lock:
             if self._items.pop(session_id, None) is None:
                 raise UnknownSession(f"会话不存在或已过期 unknown or expired session: {session_id}")
+
+
+class FileSessionStore(SessionStore):
+    """For the CLI, where each call is a new process: the same store, persisted to a JSON file."""
+
+    def __init__(self, path, **kw):
+        super().__init__(**kw)
+        from pathlib import Path
+
+        self.path = Path(path)
+        self._load()
+
+    def _load(self) -> None:
+        import json
+
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        for d in sorted(data if isinstance(data, list) else [], key=lambda d: d.get("touched", 0)):
+            try:
+                turns = [Turn(**t) for t in d["turns"]]
+                self._items[d["id"]] = Session(d["id"], turns, d["created"], d["touched"])
+            except (KeyError, TypeError):
+                continue
+        self._expire(time.time())
+
+    def _save(self) -> None:
+        import json
+        import os
+        from dataclasses import asdict
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        with self._lock:
+            data = [asdict(s) for s in self._items.values()]
+        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, self.path)
+
+    def create(self) -> Session:
+        s = super().create()
+        self._save()
+        return s
+
+    def append(self, session: Session, *turns: Turn) -> None:
+        super().append(session, *turns)
+        self._save()
