@@ -43,7 +43,8 @@ class LawDirectory:
             alias.setdefault(a, set()).update(x for x in ts if x in self.title_rows)
         self.alias = {a: self._rank(ts) for a, ts in alias.items() if ts}
         # longest alias first, for scanning free text
-        self._scan = sorted((a for a in self.alias if len(a) >= 3), key=len, reverse=True)
+        # two-character names only for laws (刑法, 宪法): shorter ones would match ordinary words
+        self._scan = sorted((a for a in self.alias if len(a) >= 3 or (len(a) == 2 and a.endswith("法"))), key=len, reverse=True)
         self._first_char: dict[str, list[str]] = {}
         for a in self._scan:
             self._first_char.setdefault(a[0], []).append(a)

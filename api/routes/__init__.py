@@ -1,0 +1,1 @@
+"""HTTP routes, one module per area; thin: validate, call the core, shape the response."""
