@@ -77,7 +77,7 @@ class Lexicon:
 
     def save(self, path: Path) -> None:
         path.write_text(
-            json.dumps({"words": self.words, "aliases": self.aliases, "charges": self.charges}, ensure_ascii=False),
+            json.dumps({"words": self.words, "aliases": self.aliases, "charges": self.charges}, ensure_ascii=False, sort_keys=True),
             encoding="utf-8",
         )
 

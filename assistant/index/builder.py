@@ -17,7 +17,7 @@ from .. import sources
 from ..config import Settings
 from ..documents import CASE_KINDS, Chunk
 from ..lexicon import Lexicon
-from .dense import DenseIndex, make_embedder
+from .dense import make_embedder, open_dense
 from .lexical import LexicalIndex, TokenCache, tokenize_all
 from .store import ChunkStore, current_generation, new_generation, publish
 
@@ -51,8 +51,16 @@ def build_lock(index_dir: Path):
         fh.close()
 
 
+PKG = Path(__file__).resolve().parent.parent
+# code whose change alters chunks or tokens: a change re-chunks (tokens stay cached by content hash)
+CHUNKING_CODE = ("documents.py", "elements.py", "lexicon.py", "text.py", "sources/*.py")
+
+
 def fingerprint(s: Settings, plan: sources.SourcePlan) -> str:
     h = hashlib.sha1(f"v{INDEX_VERSION}|{','.join(plan.names)}".encode())
+    for pattern in CHUNKING_CODE:
+        for p in sorted(PKG.glob(pattern)):
+            h.update(p.read_bytes())
     for p in sorted(plan.files):
         st = p.stat()
         h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
@@ -159,7 +167,7 @@ def build_dense(s: Settings, show: bool = True, limit: int | None = None, kinds:
     rows = [i for i in range(len(store)) if not kinds or store.kinds[i] in kinds]
     chunks = store.get_many(rows)
     with build_lock(s.index_dir / "dense-lock"), _progress(show) as prog:
-        dense = DenseIndex(s.index_dir / "chroma", embedder)
+        dense = open_dense(s, embedder)
         task = prog.add_task("向量化 embedding", total=None)
 
         def cb(done: int, total: int) -> None:

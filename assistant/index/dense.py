@@ -118,6 +118,24 @@ def passage_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+def dense_available(settings) -> bool:
+    """A dense index to open: a configured Chroma server, or a local <index_dir>/chroma directory."""
+    return bool(settings.chroma_host) or (settings.index_dir / "chroma").exists()
+
+
+def open_dense(settings, embedder: Embedder) -> "DenseIndex":
+    """Factory: the Chroma server at settings.chroma_host:chroma_port (`chroma run --path DIR --port P`) when
+    set, else the embedded store under <index_dir>/chroma."""
+    client = None
+    if settings.chroma_host:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port,
+                                     settings=ChromaSettings(anonymized_telemetry=False))
+    return DenseIndex(settings.index_dir / "chroma", embedder, client=client)
+
+
 class DenseIndex:
     """A Chroma collection per embedding model; ids are chunk ids, metadata carries hash and filters."""
 

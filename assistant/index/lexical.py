@@ -91,10 +91,10 @@ class LexicalIndex:
         self.n = int(bm25.scores["num_docs"]) if hasattr(bm25, "scores") else 0
 
     @classmethod
-    def build(cls, corpus_tokens: list[list[str]]) -> "LexicalIndex":
+    def build(cls, corpus_tokens: list[list[str]], k1: float = K1, b: float = B) -> "LexicalIndex":
         import bm25s
 
-        bm = bm25s.BM25(k1=K1, b=B)
+        bm = bm25s.BM25(k1=k1, b=b)
         bm.index([t if t else ["∅"] for t in corpus_tokens], show_progress=False)
         return cls(bm)
 
