@@ -7,6 +7,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,7 +77,7 @@ def build_lexical(s: Settings, requested: list[str] | None = None, show: bool = 
     cur = current_generation(root)
     if cur and not force:
         manifest = json.loads((cur / "manifest.json").read_text(encoding="utf-8"))
-        if manifest.get("fingerprint") == fp:
+        if manifest.get("fingerprint") == fp and manifest.get("complete", True):
             return {**manifest, "changed": False, "seconds": round(time.perf_counter() - t0, 2)}
     with build_lock(s.index_dir), _progress(show) as prog:
         gen = new_generation(root)
@@ -104,24 +105,11 @@ def build_lexical(s: Settings, requested: list[str] | None = None, show: bool = 
             cached[hashes[i]] = t
         tokens = [cached[h] for h in hashes]
 
-        docs, doc_texts = case_doc_texts(chunks)
-        doc_hashes = [hashlib.sha1(("doc:" + t).encode()).hexdigest() for t in doc_texts]
-        cached_docs = cache.get_many(doc_hashes, lex_id)
-        miss = [i for i, h in enumerate(doc_hashes) if h not in cached_docs]
-        task = prog.add_task("案例分词 tokenizing cases", total=len(miss))
-        got = tokenize_all([doc_texts[i] for i in miss], lex_path, lambda n: prog.advance(task, n), mode="doc")
-        cache.put_many({doc_hashes[i]: t for i, t in zip(miss, got)}, lex_id)
-        cache.close()
-        cached_docs.update({doc_hashes[i]: t for i, t in zip(miss, got)})
-
-        task = prog.add_task("建立BM25 building BM25", total=3)
+        task = prog.add_task("建立BM25 building BM25", total=2)
         LexicalIndex.build(tokens).save(gen / "bm25_chunks")
         prog.advance(task)
-        if docs:
-            LexicalIndex.build([cached_docs[h] for h in doc_hashes]).save(gen / "bm25_docs")
-        (gen / "docs.json").write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
-        prog.advance(task)
         ChunkStore.write(gen / "chunks.sqlite", chunks)
+        (gen / "docs.json").write_text("[]", encoding="utf-8")
         prog.advance(task)
 
         counts: dict[str, int] = {}
@@ -137,9 +125,43 @@ def build_lexical(s: Settings, requested: list[str] | None = None, show: bool = 
             "errors": plan.errors,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
-        (gen / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-        publish(root, gen)
+        docs, doc_texts = case_doc_texts(chunks)
+        # stage 1: article/chunk search is published now; whole-case ranking follows in stage 2
+        _write_manifest(gen, {**manifest, "complete": not docs})
+        stage1 = publish(root, gen)
+        manifest["ready_after_s"] = round(time.perf_counter() - t0, 2)
+        if docs:
+            gen = new_generation(root)
+            for item in stage1.iterdir():
+                _link_tree(item, gen / item.name)
+            lex_path = gen / "lexicon.json"
+            doc_hashes = [hashlib.sha1(("doc:" + t).encode()).hexdigest() for t in doc_texts]
+            cached_docs = cache.get_many(doc_hashes, lex_id)
+            miss = [i for i, h in enumerate(doc_hashes) if h not in cached_docs]
+            task = prog.add_task("案例分词 tokenizing cases", total=len(miss))
+            got = tokenize_all([doc_texts[i] for i in miss], lex_path, lambda n: prog.advance(task, n), mode="doc")
+            cache.put_many({doc_hashes[i]: t for i, t in zip(miss, got)}, lex_id)
+            cached_docs.update({doc_hashes[i]: t for i, t in zip(miss, got)})
+            LexicalIndex.build([cached_docs[h] for h in doc_hashes]).save(gen / "bm25_docs")
+            (gen / "docs.json").write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
+            _write_manifest(gen, {**manifest, "complete": True})
+            publish(root, gen)
+        cache.close()
     return {**manifest, "changed": True, "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _write_manifest(gen: Path, manifest: dict) -> None:
+    (gen / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Hard-link a published generation's files into the next one (they are never modified in place)."""
+    if src.is_dir():
+        dst.mkdir()
+        for item in src.iterdir():
+            _link_tree(item, dst / item.name)
+    elif src.name != "manifest.json":
+        os.link(src, dst)
 
 
 def case_doc_texts(chunks: list[Chunk]) -> tuple[list[str], list[str]]:
