@@ -12,7 +12,7 @@ import numpy as np
 from ..config import Settings
 from ..documents import ACTIVE_STATUSES, CASE_KINDS, KINDS, STATUSES, Chunk
 from ..index.builder import LEX_ROOT
-from ..index.dense import DenseIndex, make_embedder
+from ..index.dense import DenseIndex, dense_available, make_embedder, open_dense
 from ..index.lexical import LexicalIndex
 from ..index.store import ChunkStore, current_generation
 from ..lexicon import Lexicon, Tokenizer
@@ -25,6 +25,7 @@ POOL = 100
 # authority prior on lexical scores: a national law outranks lower instruments saying the same thing
 # (measured on the statute dev set: recall@1 0.38 -> 0.46 lexical-only)
 AUTHORITY = {"statute": 1.3}
+DENSE_WEIGHT = 1.0  # RRF weight of the dense list relative to BM25
 
 
 class QueryError(ValueError):
@@ -112,11 +113,21 @@ class Searcher:
         with self._dense_lock:
             if self._dense is None:
                 emb = make_embedder(self.settings.embedding_backend)
-                path = self.settings.index_dir / "chroma"
-                if emb is None or not path.exists():
+                if emb is None or not dense_available(self.settings):
                     return None
-                self._dense = DenseIndex(path, emb)
-            return self._dense if self._dense.count() else None
+                try:  # a damaged store or an unreachable Chroma server: lexical only (`assistant repair` fixes)
+                    self._dense = open_dense(self.settings, emb)
+                except Exception as exc:
+                    if not self._dense_warned:
+                        log.warning("dense index unavailable, using lexical only: %s", exc)
+                        self._dense_warned = True
+                    return None
+            try:
+                return self._dense if self._dense.count() else None
+            except Exception as exc:
+                log.warning("dense index unavailable, using lexical only: %s", exc)
+                self._dense = None
+                return None
 
     def dense_search(self, text: str, k: int, kinds, statuses, mask: np.ndarray | None = None) -> list[tuple[str, float]]:
         """Dense neighbours, or [] when the dense index is absent or failing (search degrades to lexical).
@@ -227,7 +238,7 @@ class Searcher:
         add(self._top(lex_scores, mask, POOL), "bm25")
         got = self.dense_search(plan.dense_text, POOL // 2, f.kinds, f.statuses, mask)
         rows = [self.store.row_of[c] for c, _ in got if c in self.store.row_of]
-        add([r for r in rows if mask[r]], "dense")
+        add([r for r in rows if mask[r]], "dense", DENSE_WEIGHT)
         ranked = sorted(fused, key=lambda r: -fused[r])
         out: list[Hit] = []
         seen = set()
