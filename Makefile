@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run setup index dense serve test eval bench clean
+.PHONY: run setup index dense serve test eval bench load scale clean
 
 $(BIN)/assistant: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,17 @@ eval: setup
 
 bench: setup
 	$(BIN)/python -m evals.bench
+
+# 50 clients x 60 s on search + chat against a real server (keys + audit on); LOAD_CLIENTS=8 LOAD_SECONDS=10 for a short run
+LOAD_CLIENTS ?= 50
+LOAD_SECONDS ?= 60
+LOAD_WORKERS ?= 2
+load: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m evals.load --clients $(LOAD_CLIENTS) --seconds $(LOAD_SECONDS) --workers $(LOAD_WORKERS) --report
+
+# BM25 query time and memory at 10k/100k/300k/1M synthetic chunks (evals/reports/scale.md)
+scale: setup
+	$(BIN)/python -m evals.scale
 
 clean:
 	rm -rf indexes/lexical indexes/chroma indexes/tokens.sqlite

@@ -10,6 +10,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from assistant.config import Settings
+from assistant.security.gate import Gate
+from assistant.security.keys import AuthError, Principal
+from assistant.security.limits import LimitExceeded
 
 RETRY_OPEN_S = 5.0  # a missing index is looked for again at most this often
 
@@ -17,9 +20,10 @@ RETRY_OPEN_S = 5.0  # a missing index is looked for again at most this often
 class ApiError(Exception):
     """An error with an HTTP status and a reason in Chinese and English."""
 
-    def __init__(self, status: int, code: str, zh: str, en: str, detail: list | None = None):
+    def __init__(self, status: int, code: str, zh: str, en: str, detail: list | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(f"{zh} {en}")
-        self.status, self.code, self.zh, self.en, self.detail = status, code, zh, en, detail
+        self.status, self.code, self.zh, self.en, self.detail, self.headers = status, code, zh, en, detail, headers
 
     def body(self) -> dict:
         err: dict[str, Any] = {"code": self.code, "message_zh": self.zh, "message_en": self.en}
@@ -58,6 +62,7 @@ class ServiceState:
         self.open_error: str | None = None
         self._services: dict[str, Any] = {}
         self.dense_worker = None  # api.background.DenseWorker when started
+        self.gate = Gate(settings)  # keys, rate limit, visibility, audit (assistant.security)
 
     def searcher(self, force: bool = False):
         """The Searcher, or None when the index is missing (open_error says why)."""
@@ -91,11 +96,25 @@ def get_settings(st: Annotated[ServiceState, Depends(state)]) -> Settings:
     return st.settings
 
 
-def get_searcher(st: Annotated[ServiceState, Depends(state)]):
+def get_principal(request: Request, st: Annotated[ServiceState, Depends(state)]) -> Principal:
+    """Who is calling (401 without a valid key when auth is on; 429 over the rate limit). Kept in the scope
+    for the audit middleware."""
+    try:
+        p = st.gate.authenticate(request.headers.get("authorization"), request.headers.get("x-api-key"))
+    except AuthError as exc:
+        raise ApiError(401, exc.code, exc.zh, exc.en, headers={"WWW-Authenticate": "Bearer"}) from None
+    except LimitExceeded as exc:
+        raise ApiError(exc.status, exc.code, exc.zh, exc.en, headers={"Retry-After": str(exc.retry_after)}) from None
+    request.scope["mingze.principal"] = p
+    return p
+
+
+def get_searcher(st: Annotated[ServiceState, Depends(state)], principal: Annotated[Principal, Depends(get_principal)]):
+    """The Searcher this caller may use: the shared one, or a view without the case sources its unit may not see."""
     s = st.searcher()
     if s is None:
         raise ApiError(503, "index_unavailable", *index_unavailable(st.open_error))
-    return s
+    return st.gate.visibility.view(s, principal)
 
 
 def index_unavailable(reason: str | None) -> tuple[str, str]:
@@ -114,8 +133,14 @@ def feature(module: str):
 
 
 def get_chat(st: Annotated[ServiceState, Depends(state)], searcher=Depends(get_searcher)):
+    """One ChatService (and session store) per visibility scope."""
     mod = feature("assistant.answer.chat")
-    return st.service("chat", lambda: mod.ChatService(searcher, st.settings))
+    hidden = sorted(getattr(searcher, "hidden_sources", ()))
+    if not hidden:
+        return st.service("chat", lambda: mod.ChatService(searcher, st.settings))
+    from assistant.security.visibility import ScopedChat
+
+    return st.service("chat:" + ",".join(hidden), lambda: ScopedChat(mod.ChatService(searcher, st.settings), searcher))
 
 
 def check_text(text: str, limit: int, what_zh: str, what_en: str) -> str:
@@ -131,4 +156,5 @@ def check_text(text: str, limit: int, what_zh: str, what_en: str) -> str:
 StateDep = Annotated[ServiceState, Depends(state)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SearcherDep = Annotated[Any, Depends(get_searcher)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
 ChatDep = Annotated[Any, Depends(get_chat)]

@@ -69,13 +69,14 @@ def to_api_error(exc: BaseException) -> ApiError:
 
 def _respond(exc: BaseException) -> JSONResponse:
     err = to_api_error(exc)
-    headers = getattr(exc, "headers", None) if isinstance(exc, StarletteHTTPException) else None
+    headers = getattr(exc, "headers", None) if isinstance(exc, (StarletteHTTPException, ApiError)) else None
     return JSONResponse(err.body(), status_code=err.status, headers=headers)
 
 
 class Guard:
     """ASGI catch-all: an unexpected exception becomes a 500 with a reason (not re-raised, so the server and
-    test clients carry on); oversized bodies (by Content-Length) get 413 before they are read."""
+    test clients carry on); oversized bodies get 413: by Content-Length before they are read, and while they
+    are read (chunked uploads without a length)."""
 
     def __init__(self, app, max_body: int):
         self.app, self.max_body = app, max_body
@@ -89,6 +90,16 @@ class Guard:
                                f"request body too large: {int(v)} bytes > {self.max_body}")
                 return await JSONResponse(err.body(), status_code=413)(scope, receive, send)
         started = False
+        received = 0
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:  # an HTTPException passes FastAPI's body parsing unchanged
+                    raise StarletteHTTPException(413, f"more than {self.max_body} bytes")
+            return message
 
         async def tracking_send(message):
             nonlocal started
@@ -97,7 +108,7 @@ class Guard:
             await send(message)
 
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, counting_receive, tracking_send)
         except Exception as exc:
             log.error("unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=exc)
             if not started:

@@ -29,9 +29,13 @@ class ErrorResponse(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "请求无效 bad request"},
+    401: {"model": ErrorResponse, "description": "缺少或无效的 API 密钥 missing or invalid API key (when auth is on)"},
+    403: {"model": ErrorResponse, "description": "无权查看 forbidden: a case source restricted to other units"},
     404: {"model": ErrorResponse, "description": "未找到 not found"},
+    413: {"model": ErrorResponse, "description": "请求过大 body, text or message count over the limit"},
     422: {"model": ErrorResponse, "description": "参数错误 validation error"},
-    503: {"model": ErrorResponse, "description": "索引不可用 index unavailable"},
+    429: {"model": ErrorResponse, "description": "请求过于频繁 rate limit per key (Retry-After header)"},
+    503: {"model": ErrorResponse, "description": "索引或审计日志不可用 index or audit log unavailable"},
 }
 
 
@@ -247,3 +251,11 @@ class HealthResponse(BaseModel):
     dense: DenseProgress | None = None
     llm: str = "none"
     error: ErrorBody | None = None
+
+
+# ---- courses ---------------------------------------------------------------------------------
+class CourseRequest(_Strict):
+    topic: str = Field(..., description="培训主题 e.g. 错案责任追究")
+    audience: str = Field("新任法官", description="新任法官 / 新任检察官 / 人民警察 / 司法辅助人员 ...")
+    hours: float = Field(4, description="课时 (0.5-40)")
+    format: Literal["json", "md", "docx"] = "json"

@@ -1,6 +1,7 @@
 """Command line: assistant index | search | eval ... Bad input exits 2 with a message."""
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import sys
@@ -39,6 +40,10 @@ def user_errors(fn):
             fail(str(exc))
         except typer.Exit:
             raise
+        except OSError as exc:  # the environment: disk full, read-only or forbidden index dir
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+                fail(f"内部错误 internal error: {type(exc).__name__}: {exc}", code=1)
+            fail(f"无法写入 cannot write: {exc.strerror} ({exc.filename or ''}); 原有索引未改动 the previous index is unchanged")
         except Exception as exc:  # an internal fault: one line, exit 1, no traceback wall
             fail(f"内部错误 internal error: {type(exc).__name__}: {exc}", code=1)
 

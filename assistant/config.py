@@ -44,15 +44,42 @@ class Settings(BaseSettings):
     llm_model: str = ""
     llm_api_key: str = "EMPTY"
     llm_timeout_s: float = 60.0
+    llm_max_tokens: int = 512  # cap on one model reply
 
     max_query_chars: int = 4000  # search queries longer than this are rejected
     max_draft_chars: int = 60000
+
+    # serving: API keys, audit log, limits (auth off for a single-user local run; ASSISTANT_AUTH_ENABLED=true to serve)
+    auth_enabled: bool = False
+    keys_db: Path | None = None  # <index_dir>/security/keys.sqlite
+    audit_db: Path | None = None  # <index_dir>/security/audit.sqlite
+    audit_enabled: bool | None = None  # None: on exactly when auth is on
+    rate_limit_per_min: int = 120  # per API key when auth is on (token bucket, 429 + Retry-After); 0 = unlimited
+    max_request_bytes: int = 0  # 0: max(1 MB, 8 x max_draft_chars)
+    max_chat_messages: int = 64  # messages in one chat request
+    # case source -> units (or "role:<role>") allowed to see it, e.g. {"clcr": ["某某法院", "role:trainer"]}
+    case_source_units: dict[str, list[str]] = {}
+    # dense index on a Chroma server (`chroma run --path DIR --port P`) instead of <index_dir>/chroma
+    chroma_host: str = ""
+    chroma_port: int = 8000
 
     def resolved_data_dir(self) -> Path | None:
         return self.data_dir if self.data_dir is not None else _default_data_dir()
 
     def resolved_seeds_dir(self) -> Path | None:
         return self.seeds_dir if self.seeds_dir is not None else _default_seeds_dir()
+
+    def resolved_keys_db(self) -> Path:
+        return self.keys_db if self.keys_db is not None else self.index_dir / "security" / "keys.sqlite"
+
+    def resolved_audit_db(self) -> Path:
+        return self.audit_db if self.audit_db is not None else self.index_dir / "security" / "audit.sqlite"
+
+    def audit_on(self) -> bool:
+        return self.auth_enabled if self.audit_enabled is None else self.audit_enabled
+
+    def resolved_max_request_bytes(self) -> int:
+        return self.max_request_bytes or max(1_000_000, self.max_draft_chars * 8)
 
     def resolved_laws_db(self) -> Path:
         if self.laws_db is not None:

@@ -5,8 +5,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from assistant.security.visibility import fetch_visible
+
 from ..deps import SearcherDep, SettingsDep, StateDep, check_text, feature
 from ..schemas import ERRORS, SimilarRequest, SimilarResponse, TextRequest
+from ..security import visible_draft
 
 router = APIRouter(tags=["cases"])
 
@@ -17,8 +20,9 @@ def similar_cases(req: SimilarRequest, searcher: SearcherDep, settings: Settings
     check_text(req.text, settings.max_draft_chars, "案情", "text")
     mod = feature("assistant.similar.push")
     filters = req.filters.model_dump(exclude_none=True) if req.filters else None
-    finder = st.service("similar", lambda: mod.SimilarCases(searcher))
-    cases = finder.find(req.text, k=req.k, filters=filters)
+    base = getattr(searcher, "base", searcher)  # one shared finder; the caller's visibility filters its results
+    finder = st.service("similar", lambda: mod.SimilarCases(base))
+    cases = fetch_visible(searcher, lambda n: finder.find(req.text, k=n, filters=filters), req.k)
     return SimilarResponse(count=len(cases), cases=cases)
 
 
@@ -26,4 +30,5 @@ def similar_cases(req: SimilarRequest, searcher: SearcherDep, settings: Settings
              summary="文书检查 check a draft: citations, similar cases, elements")
 def check_draft(req: TextRequest, searcher: SearcherDep, settings: SettingsDep):
     check_text(req.text, settings.max_draft_chars, "文书", "draft")
-    return feature("assistant.similar.draft").check_draft(searcher, req.text)
+    mod = feature("assistant.similar.draft")
+    return visible_draft(mod, mod.check_draft(getattr(searcher, "base", searcher), req.text), searcher)

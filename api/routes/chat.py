@@ -8,6 +8,8 @@ import time
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from assistant.security.limits import LimitExceeded, check_messages
+
 from ..deps import ApiError, ChatDep, SettingsDep, check_text
 from ..errors import to_api_error
 from ..schemas import (ERRORS, MODEL_ID, AssistantMessage, ChatCompletionRequest, ChatCompletionResponse, ChatRequest,
@@ -55,6 +57,10 @@ def chat(req: ChatRequest, chat: ChatDep, settings: SettingsDep):
 
 # ---- OpenAI-compatible --------------------------------------------------------------------------
 def _messages(req: ChatCompletionRequest, settings) -> list[dict]:
+    try:
+        check_messages(len(req.messages), settings.max_chat_messages)
+    except LimitExceeded as exc:
+        raise ApiError(exc.status, exc.code, exc.zh, exc.en) from None
     out = [{"role": _ROLES[m.role], "content": m.text()} for m in req.messages if m.role in _ROLES]
     users = [m for m in out if m["role"] == "user"]
     if not users or out[-1]["role"] != "user":

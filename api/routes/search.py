@@ -9,6 +9,7 @@ from assistant.retrieval.search import Filters
 
 from ..deps import ApiError, SearcherDep, SettingsDep, check_text, feature
 from ..schemas import ERRORS, CitationsResponse, DocumentResponse, SearchRequest, SearchResponse, TextRequest
+from ..security import check_document
 
 router = APIRouter(tags=["search"])
 
@@ -29,6 +30,7 @@ def _chunk_out(c) -> dict:
 @router.get("/v1/documents/{doc_id:path}", response_model=DocumentResponse, responses=ERRORS,
             summary="文档 all chunks of a document, or one chunk by chunk id (escape '#' as %23)")
 def document(searcher: SearcherDep, doc_id: str = Path(..., max_length=300)):
+    check_document(searcher, doc_id)
     store = searcher.store
     one = store.by_id(doc_id)
     chunks = [one] if one is not None else store.doc_chunks(doc_id)

@@ -35,7 +35,9 @@ def make_llm(settings: Settings):
     from langchain_openai import ChatOpenAI
 
     return ChatOpenAI(base_url=settings.llm_base_url, model=settings.llm_model, api_key=settings.llm_api_key,
-                      timeout=settings.llm_timeout_s, temperature=0, max_retries=1)
+                      timeout=settings.llm_timeout_s, temperature=0, max_retries=1,
+                      # `max_tokens` in the body: llama.cpp/vLLM/Ollama ignore the newer max_completion_tokens
+                      extra_body={"max_tokens": settings.llm_max_tokens})
 
 
 def new_tag() -> str:
