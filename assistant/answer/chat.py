@@ -228,11 +228,15 @@ class ChatService:
         """Stream the model's answer (deltas), then verify it. Returns (answer, removed, warnings)."""
         tag = new_tag()
         msgs = build_messages(query, book, history, tag, agent=agent, steps=MAX_STEPS)
+        # the model's raw text is never streamed: it may carry invented citations; only the verified answer is
         if agent:
-            text = yield from _deltas(agent_loop(self.llm, tools, msgs, lambda t: wrap(t, tag)))
+            text = _drain(agent_loop(self.llm, tools, msgs, lambda t: wrap(t, tag)))
         else:
-            text = text_of((yield from _deltas(collect(self.llm, msgs))))
+            text = text_of(_drain(collect(self.llm, msgs)))
         answer, removed, warnings = verify_answer(self.searcher, text, book)
+        for part in re.split(r"(?<=\n)", answer):
+            if part:
+                yield "delta", part
         return answer, removed, status_warnings(book.laws()) + warnings
 
     def _rewrite(self, session: Session, question: str, history: list[dict], trace: list[dict]) -> str:
@@ -260,14 +264,13 @@ def _chain(first, rest):
     yield from rest
 
 
-def _deltas(gen):
-    """Re-yield a text generator's items as ("delta", text); return its value."""
+def _drain(gen):
+    """Consume a text generator and return its value (its items are unverified model text)."""
     while True:
         try:
-            item = next(gen)
+            next(gen)
         except StopIteration as stop:
             return stop.value
-        yield "delta", item
 
 
 def _searched(trace: list[dict]) -> list[str]:
