@@ -7,12 +7,11 @@ quoted text ("…规定：“…”") matches the article. The repeal map and al
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 from dataclasses import asdict, dataclass
 from difflib import SequenceMatcher
 
 from ..documents import AMENDED, HISTORICAL, IN_FORCE, REPEALED, UNKNOWN
+from ..retrieval.memo import per_searcher
 from ..retrieval.search import QueryError
 from ..text import CN_NUM, NUM_CHARS, PRC, article_key, article_label, cn2int, int2cn, law_key
 
@@ -224,16 +223,7 @@ class CitationIndex:
         return out
 
 
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
-
-
-def citation_index(searcher) -> CitationIndex:
-    with _LOCK:
-        idx = _CACHE.get(searcher)
-        if idx is None:
-            idx = _CACHE[searcher] = CitationIndex(searcher)
-        return idx
+citation_index = per_searcher(CitationIndex)
 
 
 # ---- verification ------------------------------------------------------------------------------------

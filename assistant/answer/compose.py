@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import math
 import re
-import threading
-import weakref
 from dataclasses import dataclass, field
 
 from ..documents import ACTIVE_STATUSES, AMENDED, HISTORICAL, IN_FORCE, REPEALED, UNKNOWN
+from ..retrieval.memo import per_searcher
 from ..retrieval.search import Hit
 from ..text import ARTICLE_RE, law_key, normalize_article, truncate
 
@@ -125,16 +124,7 @@ class Relevance:
         return sum(self.idf(t) for t in tokens if t in text) / total if total else 0.0
 
 
-_REL: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_REL_LOCK = threading.Lock()
-
-
-def relevance(searcher) -> Relevance:
-    with _REL_LOCK:
-        r = _REL.get(searcher)
-        if r is None:
-            r = _REL[searcher] = Relevance(searcher)
-        return r
+relevance = per_searcher(Relevance)
 
 
 def best_sentence(rel: Relevance, tokens: list[str], text: str, limit: int = 160) -> str:

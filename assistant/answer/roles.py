@@ -6,13 +6,12 @@ in its law's title) and the text carries a duty/power/liability cue. Computed la
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..documents import ACTIVE_STATUSES, IN_FORCE
+from ..retrieval.memo import per_searcher
 from ..retrieval.search import Hit, QueryError
 
 # role -> terms. Matching is longest-term-first across all roles, so 法官助理 never counts as 法官.
@@ -81,20 +80,6 @@ class RoleIndex:
         return m
 
 
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
-
-
-def role_index(searcher) -> RoleIndex:
-    """Tag every statute/regulation article once per Searcher (≈2 s on the full corpus)."""
-    with _LOCK:
-        idx = _CACHE.get(searcher)
-        if idx is None:
-            idx = _build(searcher)
-            _CACHE[searcher] = idx
-        return idx
-
-
 def _build(searcher) -> RoleIndex:
     st = searcher.store
     per_role: dict[str, list[tuple[tuple, int]]] = {r: [] for r in ROLES}
@@ -125,6 +110,9 @@ def _build(searcher) -> RoleIndex:
             per_role[r].append((strength, row))
     rows = {r: np.array([row for _, row in sorted(v)], dtype=int) for r, v in per_role.items()}
     return RoleIndex(rows, groups, mentions)
+
+
+role_index = per_searcher(_build)  # tags every statute/regulation article: ≈2 s on the full corpus
 
 
 def check_role(role: str) -> str:

@@ -16,13 +16,13 @@ import math
 import re
 import threading
 import time
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..documents import CASE_KINDS
 from ..elements import civil_causes
+from .memo import per_searcher
 from .search import Filters, QueryError, Searcher
 
 WEIGHTS = {"doc": 1.0, "chunk": 1.2, "rm3": 1.2, "vote": 0.5, "name": 0.1, "dense": 0.3}
@@ -192,16 +192,7 @@ class CaseIndex:
         return self._dense_coverage
 
 
-_INDEXES: "weakref.WeakKeyDictionary[Searcher, CaseIndex]" = weakref.WeakKeyDictionary()
-_INDEX_LOCK = threading.Lock()
-
-
-def case_index(searcher: Searcher) -> CaseIndex:
-    with _INDEX_LOCK:
-        ci = _INDEXES.get(searcher)
-        if ci is None:
-            ci = _INDEXES[searcher] = CaseIndex(searcher)
-        return ci
+case_index = per_searcher(CaseIndex)
 
 
 def _norm(x: np.ndarray) -> np.ndarray:
