@@ -1,4 +1,4 @@
-"""Hybrid search: direct law/article lookup, BM25, dense (when built), fused by reciprocal rank."""
+"""Hybrid search: direct law/article lookup, BM25, dense (when built), fused by normalised scores."""
 from __future__ import annotations
 
 import json
@@ -25,7 +25,17 @@ POOL = 100
 # authority prior on lexical scores: a national law outranks lower instruments saying the same thing
 # (measured on the statute dev set: recall@1 0.38 -> 0.46 lexical-only)
 AUTHORITY = {"statute": 1.3}
-DENSE_WEIGHT = 1.0  # RRF weight of the dense list relative to BM25
+DENSE_WEIGHT = 1.0  # RRF weight of the dense list relative to BM25 (case documents)
+# articles: convex combination of min-max normalised BM25 and cosine scores over each list's top POOL; measured on
+# the statute dev set against RRF (k=60): recall@1 0.548 -> 0.612, recall@5 0.819 -> 0.851 (flat for 0.4-0.6)
+LEX_WEIGHT = 0.5
+
+
+def minmax(scores: dict[int, float]) -> dict[int, float]:
+    if not scores:
+        return {}
+    lo, hi = min(scores.values()), max(scores.values())
+    return {r: (v - lo) / (hi - lo) if hi > lo else 1.0 for r, v in scores.items()}
 
 
 class QueryError(ValueError):
@@ -222,23 +232,18 @@ class Searcher:
         query = self.check_query(query)
         f = filters or Filters()
         mask = self.mask(f)
-        fused: dict[int, float] = {}
-        via: dict[int, list[str]] = {}
-
-        def add(rows: list[int], name: str, weight: float = 1.0) -> None:
-            for r, row in enumerate(rows):
-                fused[row] = fused.get(row, 0.0) + weight / (RRF_K + r + 1)
-                via.setdefault(row, []).append(name)
-
         plan = self.expander.plan(query)
         direct = [r for r in plan.direct_rows if mask[r]]
         lex_scores = self.bm25.scores(plan.tokens, plan.weights) * self.prior
         if plan.law_rows is not None:
             lex_scores = lex_scores * np.where(plan.law_rows, 1.6, 1.0)
-        add(self._top(lex_scores, mask, POOL), "bm25")
-        got = self.dense_search(plan.dense_text, POOL // 2, f.kinds, f.statuses, mask)
-        rows = [self.store.row_of[c] for c, _ in got if c in self.store.row_of]
-        add([r for r in rows if mask[r]], "dense", DENSE_WEIGHT)
+        lex = minmax({r: float(lex_scores[r]) for r in self._top(lex_scores, mask, POOL)})
+        got = self.dense_search(plan.dense_text, POOL, f.kinds, f.statuses, mask)
+        row_of = self.store.row_of
+        dense = minmax({row_of[c]: sc for c, sc in got if c in row_of and mask[row_of[c]]})
+        w = LEX_WEIGHT if dense else 1.0
+        fused = {r: w * lex.get(r, 0.0) + (1 - w) * dense.get(r, 0.0) for r in lex.keys() | dense.keys()}
+        via = {r: [n for n, part in (("bm25", lex), ("dense", dense)) if r in part] for r in fused}
         ranked = sorted(fused, key=lambda r: -fused[r])
         out: list[Hit] = []
         seen = set()
