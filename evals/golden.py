@@ -11,13 +11,16 @@ DATA = Path(__file__).resolve().parent / "datasets"
 def measure(searcher) -> dict[str, float]:
     from assistant.retrieval.cases import CaseRanker
 
-    items = read_jsonl(DATA / "statute_qa_dev.jsonl", ("question", "gold"))
-    st = eval_statutes(items, lambda q: [(h.chunk.title, h.chunk.article_key) for h in searcher.search(q, k=10)
-                                         if h.chunk.article_key])
+    def rank(q: str) -> list[tuple[str, str]]:
+        return [(h.chunk.title, h.chunk.article_key) for h in searcher.search(q, k=10) if h.chunk.article_key]
+
+    st = eval_statutes(read_jsonl(DATA / "statute_qa_dev.jsonl", ("question", "gold")), rank)
+    held = eval_statutes(read_jsonl(DATA / "statute_qa_test.jsonl", ("question", "gold")), rank)
     ranker = CaseRanker(searcher)
     gd = eval_cases(read_jsonl(DATA / "guiding_drafts_queries.jsonl", ("qid", "text")),
                     read_qrels(DATA / "guiding_drafts_qrels.txt"), lambda t: ranker.rank(t, k=20))
     out = {"statutes.recall@1": st["recall@1"], "statutes.recall@5": st["recall@5"], "statutes.mrr@10": st["mrr@10"],
+           "statutes_test.recall@1": held["recall@1"], "statutes_test.recall@5": held["recall@5"],
            "guiding_push.ndcg@10": gd["ndcg@10"], "guiding_push.recall@20": gd["recall@20"]}
     try:
         from assistant.answer.citations import check_text
