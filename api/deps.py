@@ -15,6 +15,7 @@ from assistant.security.keys import AuthError, Principal
 from assistant.security.limits import LimitExceeded
 
 RETRY_OPEN_S = 5.0  # a missing index is looked for again at most this often
+RELOAD_CHECK_S = 5.0  # how often a newly published index generation is looked for
 
 
 class ApiError(Exception):
@@ -62,11 +63,15 @@ class ServiceState:
         self.open_error: str | None = None
         self._services: dict[str, Any] = {}
         self.dense_worker = None  # api.background.DenseWorker when started
+        self._last_check = time.monotonic()
+        self._reloading = False
+        self.reloads = 0
         self.gate = Gate(settings)  # keys, rate limit, visibility, audit (assistant.security)
 
     def searcher(self, force: bool = False):
         """The Searcher, or None when the index is missing (open_error says why)."""
         if self._searcher is not None:
+            self._maybe_reload()
             return self._searcher
         with self._lock:
             if self._searcher is None and (force or time.monotonic() - self._last_try >= RETRY_OPEN_S):
@@ -79,6 +84,37 @@ class ServiceState:
                 except Exception as exc:  # IndexMissing, or a damaged generation
                     self.open_error = str(exc)
             return self._searcher
+
+    def _maybe_reload(self) -> None:
+        """A re-index (`assistant index` while the service runs) publishes a new generation: open it in the
+        background and swap it in whole; requests keep the old one until then, and a failed open keeps it."""
+        now = time.monotonic()
+        if self._reloading or now - self._last_check < RELOAD_CHECK_S:
+            return
+        self._last_check = now
+        from assistant.index.builder import LEX_ROOT
+        from assistant.index.store import current_generation
+
+        gen = current_generation(self.settings.index_dir / LEX_ROOT)
+        old = self._searcher
+        if gen is None or old is None or getattr(old, "gen", gen) == gen:
+            return
+        self._reloading = True
+        threading.Thread(target=self._reload, args=(gen,), name="index-reload", daemon=True).start()
+
+    def _reload(self, gen) -> None:
+        from assistant.retrieval.search import Searcher
+
+        try:
+            new = Searcher(self.settings, gen)
+            with self._lock:
+                self._searcher = new
+                self._services.clear()  # rebuilt on first use over the new index
+                self.reloads += 1
+        except Exception as exc:  # half-deleted or damaged: keep serving the old one, try again later
+            self.open_error = f"reload failed, serving the previous index: {exc}"
+        finally:
+            self._reloading = False
 
     def service(self, name: str, build):
         """A per-app singleton built on first use (e.g. the ChatService)."""
