@@ -12,6 +12,7 @@ import numpy as np
 from ..documents import Chunk
 
 COLLECTION = "chunks"
+COUNT_TTL_S = 5.0  # searches may use a collection size this old (another process may be filling it)
 
 
 CORE_DEPARTMENTS = ("宪法", "宪法相关法", "刑法", "诉讼与非诉讼程序法")
@@ -144,6 +145,7 @@ class DenseIndex:
         from chromadb.config import Settings as ChromaSettings
 
         self.embedder = embedder
+        self._counted = (0, float("-inf"))
         if client is None:
             path.mkdir(parents=True, exist_ok=True)
             client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
@@ -154,8 +156,14 @@ class DenseIndex:
             metadata={"hnsw:space": "cosine", "model": embedder.name},
         )
 
-    def count(self) -> int:
-        return self.col.count()
+    def count(self, max_age_s: float = 0.0) -> int:
+        """Entries in the collection; max_age_s > 0 allows a cached figure (Chroma's count costs ~15 ms)."""
+        import time
+
+        now = time.monotonic()
+        if max_age_s <= 0 or now - self._counted[1] > max_age_s:
+            self._counted = (self.col.count(), now)
+        return self._counted[0]
 
     def existing(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -209,7 +217,7 @@ class DenseIndex:
 
     def search(self, query_vec: np.ndarray, k: int, kinds: Sequence[str] | None = None,
                statuses: Sequence[str] | None = None) -> list[tuple[str, float]]:
-        if self.count() == 0:
+        if self.count(max_age_s=COUNT_TTL_S) == 0:
             return []
         clauses = []
         if kinds:

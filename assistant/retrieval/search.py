@@ -12,7 +12,7 @@ import numpy as np
 from ..config import Settings
 from ..documents import ACTIVE_STATUSES, CASE_KINDS, KINDS, STATUSES, Chunk
 from ..index.builder import LEX_ROOT
-from ..index.dense import DenseIndex, dense_available, make_embedder, open_dense
+from ..index.dense import COUNT_TTL_S, DenseIndex, dense_available, make_embedder, open_dense
 from ..index.lexical import LexicalIndex
 from ..index.store import ChunkStore, current_generation
 from ..lexicon import Lexicon, Tokenizer
@@ -133,7 +133,7 @@ class Searcher:
                         self._dense_warned = True
                     return None
             try:
-                return self._dense if self._dense.count() else None
+                return self._dense if self._dense.count(max_age_s=COUNT_TTL_S) else None
             except Exception as exc:
                 log.warning("dense index unavailable, using lexical only: %s", exc)
                 self._dense = None
