@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run setup index dense serve test eval bench load scale clean
+.PHONY: run setup llm index dense serve test eval bench load scale clean
 
 $(BIN)/assistant: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,6 +14,15 @@ $(BIN)/assistant: pyproject.toml
 	touch $@
 
 setup: $(BIN)/assistant
+
+# optional: a real local model (Gemma 3 270M + llama-cpp-python's server) so `make test` also runs
+# tests/test_llm_integration.py. llama-cpp-python compiles llama.cpp from source; its bindings load only libllama and
+# libggml*, so skip the multimodal library and llama.cpp's common/httplib (forced on by llama-cpp-python, turned off
+# again by a project-include hook for the vendored project): ~1/3 of the default compile time
+LLM_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DCMAKE_PROJECT_llama.cpp_INCLUDE=$(abspath $(VENV))/llama-no-common.cmake
+llm: setup
+	printf 'set(LLAMA_BUILD_COMMON OFF CACHE BOOL "" FORCE)\n' > $(VENV)/llama-no-common.cmake
+	CMAKE_ARGS="$(LLM_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip install -q -e '.[llm]'
 
 index: setup
 	$(BIN)/assistant index
@@ -32,6 +41,7 @@ test: setup
 
 eval: setup
 	$(BIN)/assistant eval statutes --dataset evals/datasets/statute_qa_dev.jsonl --json
+	$(BIN)/assistant eval statutes --dataset evals/datasets/statute_qa_test.jsonl --json
 	$(BIN)/assistant eval cases --queries ../shared/data/clcr/queries.jsonl --qrels ../shared/data/clcr/qrels_dev.txt --split dev --json
 	$(BIN)/assistant eval cases --queries evals/datasets/guiding_drafts_queries.jsonl --qrels evals/datasets/guiding_drafts_qrels.txt --json
 
