@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -31,3 +35,28 @@ def small_searcher(small_settings):
     from assistant.retrieval.search import Searcher
 
     return Searcher.open(small_settings)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def live_server(app, name: str = "uvicorn-test"):
+    """Serve app with uvicorn on a loopback port in a thread; yields the base URL."""
+    import uvicorn
+
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    t = threading.Thread(target=srv.run, name=name, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and t.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{srv.config.port}"
+    finally:
+        srv.should_exit = True
+        t.join(15)

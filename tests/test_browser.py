@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
+from conftest import live_server
 
 CHROMIUM = os.environ.get("MINGZE_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -29,31 +27,13 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(small_settings, small_searcher):
     pytest.importorskip("assistant.answer.chat", reason="assistant/answer/chat.py not written yet")
-    import uvicorn
-
     from api.app import create_app
 
-    app = create_app(settings=small_settings, searcher=small_searcher, dense_background=False)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=srv.run, name="uvicorn-test", daemon=True)
-    t.start()
-    deadline = time.time() + 30
-    while not srv.started and t.is_alive() and time.time() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    t.join(15)
+    with live_server(create_app(settings=small_settings, searcher=small_searcher, dense_background=False)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

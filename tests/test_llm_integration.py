@@ -14,15 +14,14 @@ import importlib.util
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+from conftest import free_port, live_server
 
 N_CTX = 3072  # the prompts below are ~1-1.3k tokens (8-9 short articles), plus MAX_TOKENS
 MAX_TOKENS = 256  # long enough for the model to restate its sources, where it mislabels articles
@@ -68,12 +67,6 @@ class Server:
         return self.log.read_text(errors="replace").count("POST /v1/chat/completions")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def llm_server(tmp_path_factory):
     if MISSING:  # only with MINGZE_REQUIRE_LLM=1 (skipped otherwise)
@@ -84,7 +77,7 @@ def llm_server(tmp_path_factory):
     model = gemma.assemble(d / gemma.MODEL_NAME)
     tok = d / "tokenizer_config.json"
     tok.write_text(json.dumps({"chat_template": GEMMA3_TEMPLATE, "bos_token": "<bos>", "eos_token": "<end_of_turn>"}))
-    port, log = _free_port(), d / "server.log"
+    port, log = free_port(), d / "server.log"
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", "gemma-3-270m",
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(N_CTX), "--n_threads", str(THREADS),
            "--n_threads_batch", str(THREADS), "--logits_all", "False", "--verbose", "False",
@@ -212,21 +205,10 @@ def test_chat_service_with_real_model_leaks_no_unverified_citation(llm_server, s
 # ---- (b) the product's OpenAI-compatible API over HTTP, backed by the real model -----------------------
 @pytest.fixture(scope="module")
 def api_url(llm_settings, small_searcher):
-    import uvicorn
-
     from api.app import create_app
 
-    app = create_app(llm_settings, searcher=small_searcher, dense_background=False)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
-    t = threading.Thread(target=srv.run, name="uvicorn-llm-test", daemon=True)
-    t.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and t.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{srv.config.port}"
-    srv.should_exit = True
-    t.join(15)
+    with live_server(create_app(llm_settings, searcher=small_searcher, dense_background=False), "uvicorn-llm-test") as url:
+        yield url
 
 
 def test_openai_api_stream_with_real_model_leaks_no_unverified_citation(llm_server, api_url, small_searcher):

@@ -103,9 +103,9 @@ class ScopedSearcher(Searcher):
     def _mask(self, f: Filters) -> np.ndarray:
         return Searcher._mask(self, f) & self.visible_rows
 
-    def dense_search(self, text, k, kinds, statuses, mask=None):
+    def dense_search(self, text, k, kinds, statuses, mask=None, qv=None):
         rows, docs = self.store.row_of, self.store.doc_ids
-        return [(c, sc) for c, sc in Searcher.dense_search(self, text, k, kinds, statuses, mask)
+        return [(c, sc) for c, sc in Searcher.dense_search(self, text, k, kinds, statuses, mask, qv)
                 if c in rows and docs[rows[c]] not in self.hidden_docs]
 
     def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
