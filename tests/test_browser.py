@@ -124,3 +124,30 @@ def test_law_links_resolve_through_search(server, page):
     page.locator("a.law", has_text="第九百条").click()
     expect(page.locator("#tab-article .error-text")).to_contain_text("未在语料库中找到", timeout=10000)
     assert not page.errors, page.errors
+
+
+def test_page_sends_the_api_key_when_the_service_requires_one(small_settings, small_searcher, page, tmp_path):
+    from api.app import create_app
+    from assistant.security.keys import KeyStore
+
+    s = small_settings.model_copy(update={"auth_enabled": True, "keys_db": tmp_path / "keys.sqlite",
+                                          "audit_db": tmp_path / "audit.sqlite"})
+    key = KeyStore(s.resolved_keys_db()).create("judge", "本院", "browser")[0]
+    with live_server(create_app(settings=s, searcher=small_searcher, dense_background=False)) as url:
+        page.goto(url + "/")
+        page.evaluate("localStorage.removeItem('mingze.apiKey')")
+        page.fill("#input", "《中华人民共和国法官法》第四十六条规定了什么？")
+        page.press("#input", "Enter")
+        err = page.locator(".msg.assistant.error .error-text").last
+        expect(err).to_contain_text("访问密钥", timeout=15000)  # 401 with guidance, not a silent failure
+        page.fill("#api-key", key)
+        page.dispatch_event("#api-key", "change")
+        page.reload()  # the key survives a reload (this browser's storage only)
+        assert page.input_value("#api-key") == key
+        page.fill("#input", "《中华人民共和国法官法》第四十六条规定了什么？")
+        page.press("#input", "Enter")
+        answer = page.locator(".msg.assistant").last
+        expect(answer).to_have_attribute("data-final", "1", timeout=60000)
+        expect(answer).to_contain_text("第四十六条")
+        page.evaluate("localStorage.removeItem('mingze.apiKey')")
+    assert not page.errors, page.errors

@@ -17,8 +17,18 @@ function el(tag, cls, html) {
   return e;
 }
 
+// API key (when the service has ASSISTANT_AUTH_ENABLED): kept in this browser only, sent as X-API-Key
+const KEY_STORE = "mingze.apiKey";
+function apiHeaders(extra) {
+  const h = Object.assign({}, extra || {});
+  const k = localStorage.getItem(KEY_STORE);
+  if (k) h["X-API-Key"] = k;
+  return h;
+}
+
 function errorText(body, status) {
   const e = body && body.error;
+  if (e && status === 401) return `${e.message_zh}（${e.message_en}）。请在页面右上角填写访问密钥。`;
   if (e) return `${e.message_zh}（${e.message_en}）`;
   return `请求失败 HTTP ${status}`;
 }
@@ -174,7 +184,7 @@ async function ask(message) {
     for (let attempt = 0; ; attempt++) {
       resp = await fetch("/v1/chat", {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        headers: apiHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
         body: JSON.stringify({ message, session_id: state.sessionId, agent: $("#agent").checked, stream: true }),
       });
       if (resp.ok) break;
@@ -227,7 +237,7 @@ async function openDoc(id) {
   showTab("article");
   tab.innerHTML = '<p class="empty">加载中…</p>';
   try {
-    const r = await fetch(`/v1/documents/${encodeURIComponent(id)}`);
+    const r = await fetch(`/v1/documents/${encodeURIComponent(id)}`, { headers: apiHeaders() });
     const j = await r.json();
     if (!r.ok) throw new Error(errorText(j, r.status));
     const c0 = j.chunks[0];
@@ -264,7 +274,7 @@ async function openLaw(a) {
   try {
     const r = await fetch("/v1/search", {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
+      headers: apiHeaders({ "Content-Type": "application/json" }),
       body: JSON.stringify({ query: `《${law}》${art}`, k: 1, status: "all" }),
     });
     const j = await r.json();
@@ -316,6 +326,13 @@ $("#new-session").addEventListener("click", () => {
   $("#tab-sources").innerHTML = '<p class="empty">提问后，这里列出回答引用的条文与案例。</p>';
   $("#tab-article").innerHTML = '<p class="empty">点击回答中的引用查看原文。</p>';
   $("#input").focus();
+});
+
+$("#api-key").value = localStorage.getItem(KEY_STORE) || "";
+$("#api-key").addEventListener("change", (ev) => {
+  const v = ev.target.value.trim();
+  if (v) localStorage.setItem(KEY_STORE, v);
+  else localStorage.removeItem(KEY_STORE);
 });
 
 health();
