@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import threading
 import time
 from contextlib import contextmanager
@@ -60,3 +61,13 @@ def live_server(app, name: str = "uvicorn-test"):
     finally:
         srv.should_exit = True
         t.join(15)
+
+
+def stop_process(proc, timeout: float = 10) -> None:
+    """Terminate a helper server process, killing it if it does not exit in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port, live_server
+from conftest import free_port, live_server, stop_process
 
 N_CTX = 3072  # the prompts below are ~1-1.3k tokens (8-9 short articles), plus MAX_TOKENS
 MAX_TOKENS = 256  # long enough for the model to restate its sources, where it mislabels articles
@@ -102,12 +102,7 @@ def llm_server(tmp_path_factory):
             pytest.fail(f"llama_cpp server did not answer /v1/models within {START_TIMEOUT_S} s")
         yield Server(proc, base, model_id, log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         if REPORT:
             print("\nLLM integration REPORT:", json.dumps(REPORT, ensure_ascii=False, indent=1))
 

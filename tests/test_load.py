@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import stop_process
 
 from assistant.config import Settings
 from evals import load
@@ -56,11 +57,7 @@ def chroma_server(tmp_path):
             pytest.skip(f"chroma server did not start: {(p.stderr.read() if p.poll() is not None else '')[-500:]}")
         yield port, tmp_path / "chroma-server"
     finally:
-        p.terminate()
-        try:
-            p.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            p.kill()
+        stop_process(p, timeout=15)
 
 
 def test_dense_index_on_a_chroma_server(chroma_server, tmp_path):

@@ -10,11 +10,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
+
+from .privatedb import open_private_db
 
 GENESIS = "0" * 64
 FIELDS = ("id", "ts", "key_id", "role", "unit", "method", "path", "status", "query", "source_ids", "answer_hash")
@@ -53,13 +54,7 @@ class AuditLog:
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            new = not self.path.exists()
-            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30, isolation_level=None)
-            _init(conn)
-            if new:
-                os.chmod(self.path, 0o600)
-            self._conn = conn
+            self._conn = open_private_db(self.path, _init, timeout=30, isolation_level=None)
         return self._conn
 
     def append(self, *, key_id: str, role: str = "", unit: str = "", method: str = "", path: str = "",

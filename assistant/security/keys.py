@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import sqlite3
@@ -15,6 +14,8 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from .privatedb import open_private_db
 
 ROLES = ("judge", "prosecutor", "police", "trainer", "admin")
 ROLE_ZH = {"judge": "法官", "prosecutor": "检察官", "police": "人民警察", "trainer": "培训师", "admin": "管理员"}
@@ -56,6 +57,13 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+def _init(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS keys (id TEXT PRIMARY KEY, name TEXT, role TEXT NOT NULL,"
+                 " unit TEXT NOT NULL, salt TEXT NOT NULL, hash TEXT NOT NULL, created_at TEXT NOT NULL,"
+                 " revoked_at TEXT)")
+    conn.commit()
+
+
 class KeyStore:
     """keys(id, name, role, unit, salt, hash, created_at, revoked_at); thread-safe, one short query per check."""
 
@@ -66,16 +74,7 @@ class KeyStore:
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            new = not self.path.exists()
-            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-            conn.execute("CREATE TABLE IF NOT EXISTS keys (id TEXT PRIMARY KEY, name TEXT, role TEXT NOT NULL,"
-                         " unit TEXT NOT NULL, salt TEXT NOT NULL, hash TEXT NOT NULL, created_at TEXT NOT NULL,"
-                         " revoked_at TEXT)")
-            conn.commit()
-            if new:
-                os.chmod(self.path, 0o600)
-            self._conn = conn
+            self._conn = open_private_db(self.path, _init, timeout=10)
         return self._conn
 
     def create(self, role: str, unit: str, name: str = "") -> tuple[str, Principal]:
