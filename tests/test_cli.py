@@ -107,3 +107,16 @@ def test_eval_statutes_contract(cli_env, tmp_path):
     bad.write_text('{"question": "x"}\n', encoding="utf-8")
     r = runner.invoke(app, ["eval", "statutes", "--dataset", str(bad), "--json"])
     assert r.exit_code == 2 and "gold" in r.output
+
+
+def test_eval_cases_source(cli_env, tmp_path):
+    """--source auto ranks the collection the judged documents come from; an unknown source exits 2."""
+    qs, qrels = tmp_path / "q.jsonl", tmp_path / "qrels.txt"
+    qs.write_text(json.dumps({"qid": "1", "text": "交通事故 机动车 赔偿责任"}, ensure_ascii=False) + "\n", encoding="utf-8")
+    qrels.write_text("1 0 guiding-24 1\n", encoding="utf-8")
+    r = runner.invoke(app, ["eval", "cases", "--queries", str(qs), "--qrels", str(qrels), "--json", "--no-report"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["corpus"]["source"] == "guiding_cases" and out["corpus"]["documents"] > 0
+    r = runner.invoke(app, ["eval", "cases", "--queries", str(qs), "--qrels", str(qrels), "--source", "nope"])
+    assert r.exit_code == 2 and "nope" in r.output
