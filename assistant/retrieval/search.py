@@ -16,6 +16,7 @@ from ..documents import ACTIVE_STATUSES, CASE_KINDS, KINDS, STATUSES, Chunk
 from ..index.builder import LEX_ROOT
 from ..index.dense import COUNT_TTL_S, DenseIndex, dense_available, make_embedder, open_dense
 from ..index.lexical import LexicalIndex
+from ..index.ngram import NgramIndex
 from ..index.store import ChunkStore, current_generation
 from ..lexicon import Lexicon, Tokenizer
 from .lookup import LawDirectory
@@ -31,6 +32,8 @@ DENSE_WEIGHT = 1.0  # RRF weight of the dense list relative to BM25 (case docume
 # articles: convex combination of min-max normalised BM25 and cosine scores over each list's top POOL; measured on
 # the statute dev set against RRF (k=60): recall@1 0.548 -> 0.612, recall@5 0.819 -> 0.851 (flat for 0.4-0.6)
 LEX_WEIGHT = 0.5
+# within the lexical side: share of the character-bigram list (index/ngram.py) next to the word list
+NGRAM_WEIGHT = 0.4
 QUERY_CACHE = 512  # memoised query embeddings
 
 
@@ -104,6 +107,7 @@ class Searcher:
         self.lexicon = Lexicon.load(gen / "lexicon.json")
         self.tokenizer = Tokenizer(self.lexicon)
         self.bm25 = LexicalIndex.load(gen / "bm25_chunks")
+        self.ngram = NgramIndex.load(gen / "ngram_chunks")
         self.doc_ids: list[str] = json.loads((gen / "docs.json").read_text(encoding="utf-8"))
         self.bm25_docs = LexicalIndex.load(gen / "bm25_docs") if self.doc_ids else None
         self.doc_kind = {d: self.store.kinds[self.store.rows_of_doc[d][0]] for d in self.doc_ids}
@@ -260,10 +264,7 @@ class Searcher:
         # the query embedding (C code, GIL released) runs while BM25 scores
         qv = _POOL.submit(self.query_vector, d, plan.dense_text) if d is not None else None
         direct = [r for r in plan.direct_rows if mask[r]]
-        lex_scores = self.bm25.scores(plan.tokens, plan.weights) * self.prior
-        if plan.law_rows is not None:
-            lex_scores = lex_scores * np.where(plan.law_rows, 1.6, 1.0)
-        lex = minmax({r: float(lex_scores[r]) for r in self._top(lex_scores, mask, POOL)})
+        lex = self.lexical(plan, query, mask)
         got = self.dense_search(plan.dense_text, POOL, f.kinds, f.statuses, mask, qv.result() if qv else None)
         row_of = self.store.row_of
         dense = minmax({row_of[c]: sc for c, sc in got if c in row_of and mask[row_of[c]]})
@@ -282,6 +283,20 @@ class Searcher:
             if r not in seen:
                 out.append(Hit(self.store.get(r), fused[r], via[r]))
         return out[:k]
+
+    def lexical(self, plan, query: str, mask: np.ndarray) -> dict[int, float]:
+        """Word-level BM25 fused with character-bigram BM25 (each min-max normalised over its top POOL).
+        Rows outside the bigram index (case documents) keep their word-level value."""
+        boost = self.prior if plan.law_rows is None else self.prior * np.where(plan.law_rows, 1.6, 1.0)
+        words = self.bm25.scores(plan.tokens, plan.weights) * boost
+        lex = minmax({r: float(words[r]) for r in self._top(words, mask, POOL)})
+        if self.ngram is None or NGRAM_WEIGHT <= 0:
+            return lex
+        grams = self.ngram.scores(query) * boost
+        ng = minmax({r: float(grams[r]) for r in self._top(grams, mask, POOL)})
+        cov = self.ngram.covered
+        return {r: (1 - NGRAM_WEIGHT) * lex.get(r, 0.0) + NGRAM_WEIGHT * (ng.get(r, 0.0) if cov[r] else lex.get(r, 0.0))
+                for r in lex.keys() | ng.keys()}
 
     def search_docs(self, text: str, k: int = 10, filters: Filters | None = None, limit: int | None = None) -> list[tuple[str, float, list[str]]]:
         """Rank whole case documents (guiding cases and case records): doc-level BM25 + dense chunk max."""
