@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from assistant.security.audit import sha256_text
 from assistant.security.keys import LOCAL
-from assistant.security.visibility import doc_of, is_visible, keep_visible
+from assistant.security.visibility import doc_of, is_visible
 
 from .deps import ApiError
 
@@ -35,28 +35,6 @@ def check_document(searcher, any_id: str) -> None:
         sources = ", ".join(sorted(getattr(searcher, "hidden_sources", ())))
         raise ApiError(403, "forbidden_source", f"无权查看该文档：来源 {sources} 仅限指定单位查看",
                        f"forbidden: {doc_of(searcher, any_id)} belongs to a restricted case source ({sources})")
-
-
-def visible_draft(mod, result: dict, searcher) -> dict:
-    """A draft check without the similar cases the caller may not see; the outcome comparison is redone
-    over the visible ones."""
-    if not getattr(searcher, "hidden_docs", None):
-        return result
-    before = len(result.get("similar") or [])
-    for key in ("similar", "guiding"):
-        result[key] = keep_visible(searcher, result.get(key) or [])
-    s = result.get("summary") or {}
-    s.update(similar_cases=len(result["similar"]), guiding_cases=len(result["guiding"]))
-    if len(result["similar"]) != before:
-        old = (result.get("comparison") or {}).get("text")
-        pool = [{"labels": r.get("labels"), "elements": {"sentence": r.get("sentence") or {},
-                                                        "amounts_yuan": {"case": r.get("amounts_yuan") or []}}}
-                for r in result["similar"]]
-        result["comparison"] = mod.outcome_comparison(result.get("elements") or {}, pool)
-        result["warnings"] = [w for w in result.get("warnings") or [] if w != old]
-        if result["comparison"].get("flag"):
-            result["warnings"].append(result["comparison"]["text"])
-    return result
 
 
 # ---- what a request asked and what it returned ---------------------------------------------------------

@@ -321,3 +321,25 @@ def test_draft_tool_when_available(small_searcher):
     result, text = tools.run("check_draft", {"text": draft})
     assert result["citations"] and result["citations"][0]["exists"]
     assert trace[-1]["tool"] == "check_draft" and "error" not in trace[-1]["result"]
+    # the similar cases it found join the numbered sources the model may cite
+    assert result["similar"] and all(item["n"] >= 1 for item in result["similar"])
+    assert {item["doc_id"] for item in result["similar"]} <= {src.hit.chunk.doc_id for src in book.cases()}
+
+
+def test_draft_tool_respects_case_visibility(small_searcher):
+    """Agent mode for a unit that may not see guiding cases: none reaches the tool result, the sources or the model."""
+    from assistant.answer.agent import Tools
+    from assistant.security.keys import Principal
+    from assistant.security.visibility import Visibility
+
+    gist = small_searcher.store.by_id("guiding-1#gist").text
+    shown_book = SourceBook()
+    shown, _ = Tools(small_searcher, shown_book, []).run("check_draft", {"text": gist})
+    if shown is None:
+        pytest.skip("no draft checker in this build")
+    assert any(item["doc_id"] == "guiding-1" for item in shown["similar"])
+    scoped = Visibility({"guiding_cases": ["某法院"]}).view(small_searcher, Principal("k", "police", "某公安局"))
+    book, trace = SourceBook(), []
+    result, text = Tools(scoped, book, trace).run("check_draft", {"text": gist})
+    assert result["similar"] == [] and result["guiding"] == [] and result["summary"]["similar_cases"] == 0
+    assert "guiding-" not in text and not any(src.hit.chunk.doc_id.startswith("guiding-") for src in book.items)

@@ -1,4 +1,4 @@
-"""Character-bigram view of provisions: tokenisation, row alignment, persistence, and its place in search."""
+"""Character-bigram view of provisions and query-to-law routing: row alignment, persistence, use in search."""
 from __future__ import annotations
 
 import shutil
@@ -6,7 +6,9 @@ import shutil
 import numpy as np
 
 from assistant.config import Settings
+from assistant.documents import Chunk
 from assistant.index.builder import build_lexical
+from assistant.index.lawdocs import LawRouter
 from assistant.index.ngram import NgramIndex, char_bigrams
 from assistant.index.store import current_generation
 from assistant.retrieval.search import Searcher
@@ -42,10 +44,31 @@ def test_search_uses_bigrams_and_tolerates_generations_without_them(tmp_path):
     gen = current_generation(s.index_dir / "lexical")
     assert (gen / "ngram_chunks" / "meta.json").is_file()
     searcher = Searcher.open(s)
-    assert searcher.ngram is not None
+    assert searcher.ngram is not None and searcher.router is not None
     assert searcher.search("审委会讨论过的案子谁负责", k=1)[0].chunk.article == "第一条"
-    # an index built before the bigram view existed: search falls back to the word list alone
+    # an index built before the bigram view and routing existed: search falls back to the word list alone
     shutil.rmtree(gen / "ngram_chunks")
+    shutil.rmtree(gen / "law_route")
     old = Searcher.open(s)
-    assert old.ngram is None
+    assert old.ngram is None and old.router is None
     assert old.search("审判委员会讨论决定的案件", k=1)[0].chunk.article == "第一条"
+
+
+def _chunk(i: int, doc: str, kind: str = "statute", status: str = "现行有效") -> Chunk:
+    return Chunk(id=f"{doc}#{i}", doc_id=doc, kind=kind, title=doc, text="", status=status)
+
+
+def test_law_router_lifts_the_instruments_the_words_point_to(tmp_path):
+    chunks = [_chunk(0, "武器条例"), _chunk(1, "武器条例"), _chunk(2, "法官法"), _chunk(3, "某案", kind="case"),
+              _chunk(4, "旧武器条例", status="已废止")]
+    tokens = [["开枪", "武器"], ["警械", "孕妇"], ["法官", "回避"], ["开枪", "孕妇"], ["开枪", "孕妇", "武器"]]
+    router = LawRouter.build(chunks, tokens)
+    b = router.boost(["孕妇", "开枪"])
+    assert b[0] == b[1] > 1.0  # both provisions of the instrument whose provisions together hold the words
+    assert b[2] == 1.0  # an instrument the words do not point to
+    assert b[3] == 1.0 and b[4] == 1.0  # case documents and repealed instruments are not routed to
+    assert np.all(router.boost(["无关词"]) == 1.0)
+    router.save(tmp_path / "route")
+    back = LawRouter.load(tmp_path / "route")
+    assert back is not None and np.array_equal(back.boost(["孕妇", "开枪"]), b)
+    assert LawRouter.load(tmp_path / "nothing") is None

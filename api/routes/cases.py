@@ -5,11 +5,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from assistant.security.visibility import fetch_visible
+from assistant.security.visibility import fetch_visible, visible_draft
 
 from ..deps import SearcherDep, SettingsDep, StateDep, check_text, feature
 from ..schemas import ERRORS, SimilarRequest, SimilarResponse, TextRequest
-from ..security import visible_draft
 
 router = APIRouter(tags=["cases"])
 

@@ -117,9 +117,19 @@ class Tools:
         return [self.book.items[self.book.add(h) - 1] for h in hits]
 
     def check_draft(self, text: str):
-        """Similar cases for a draft (added to the sources) and the draft's citations checked."""
-        result = self._draft(self.s, text) if self._draft else None
-        for item in (result or {}).get("similar_cases", []) if isinstance(result, dict) else []:
+        """Similar cases for a draft (added to the sources) and the draft's citations checked. Ranked on the
+        shared index, then cut to the cases this caller may see (as POST /v1/drafts/check does)."""
+        if not self._draft:
+            return None
+        from ..security.visibility import keep_visible, visible_draft
+
+        result = self._draft(getattr(self.s, "base", self.s), text)
+        if isinstance(result, dict) and "similar" in result:
+            result = visible_draft(importlib.import_module(self._draft.__module__), result, self.s)
+        elif isinstance(result, dict):
+            result["similar_cases"] = keep_visible(self.s, result.get("similar_cases") or [])
+        cases = (result.get("similar") or result.get("similar_cases") or []) if isinstance(result, dict) else []
+        for item in cases:
             chunks = self.s.store.doc_chunks(item.get("doc_id", ""))
             best = next((c for p in GIST_PARTS for c in chunks if c.part == p), chunks[0] if chunks else None)
             if best is not None:

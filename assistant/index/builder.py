@@ -20,10 +20,11 @@ from ..documents import CASE_KINDS, Chunk
 from ..lexicon import Lexicon
 from .dense import make_embedder, open_dense
 from .lexical import LexicalIndex, TokenCache, tokenize_all
+from .lawdocs import LawRouter
 from .ngram import NGRAM_KINDS, NgramIndex
 from .store import ChunkStore, current_generation, new_generation, publish
 
-INDEX_VERSION = "5"  # bump when chunking or tokenization changes
+INDEX_VERSION = "6"  # bump when chunking or tokenization changes
 LEX_ROOT = "lexical"
 
 
@@ -106,11 +107,13 @@ def build_lexical(s: Settings, requested: list[str] | None = None, show: bool = 
             cached[hashes[i]] = t
         tokens = [cached[h] for h in hashes]
 
-        task = prog.add_task("建立BM25 building BM25", total=3)
+        task = prog.add_task("建立BM25 building BM25", total=4)
         LexicalIndex.build(tokens).save(gen / "bm25_chunks")
         prog.advance(task)
         ng_rows = [i for i, c in enumerate(chunks) if c.kind in NGRAM_KINDS]
         NgramIndex.build([chunks[i].text for i in ng_rows], ng_rows, len(chunks)).save(gen / "ngram_chunks")
+        prog.advance(task)
+        LawRouter.build(chunks, tokens).save(gen / "law_route")
         prog.advance(task)
         ChunkStore.write(gen / "chunks.sqlite", chunks)
         (gen / "docs.json").write_text("[]", encoding="utf-8")

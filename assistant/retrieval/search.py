@@ -15,6 +15,7 @@ from ..config import Settings
 from ..documents import ACTIVE_STATUSES, CASE_KINDS, KINDS, STATUSES, Chunk
 from ..index.builder import LEX_ROOT
 from ..index.dense import COUNT_TTL_S, DenseIndex, dense_available, make_embedder, open_dense
+from ..index.lawdocs import LawRouter
 from ..index.lexical import LexicalIndex
 from ..index.ngram import NgramIndex
 from ..index.store import ChunkStore, current_generation
@@ -108,6 +109,7 @@ class Searcher:
         self.tokenizer = Tokenizer(self.lexicon)
         self.bm25 = LexicalIndex.load(gen / "bm25_chunks")
         self.ngram = NgramIndex.load(gen / "ngram_chunks")
+        self.router = LawRouter.load(gen / "law_route")
         self.doc_ids: list[str] = json.loads((gen / "docs.json").read_text(encoding="utf-8"))
         self.bm25_docs = LexicalIndex.load(gen / "bm25_docs") if self.doc_ids else None
         self.doc_kind = {d: self.store.kinds[self.store.rows_of_doc[d][0]] for d in self.doc_ids}
@@ -285,9 +287,12 @@ class Searcher:
         return out[:k]
 
     def lexical(self, plan, query: str, mask: np.ndarray) -> dict[int, float]:
-        """Word-level BM25 fused with character-bigram BM25 (each min-max normalised over its top POOL).
-        Rows outside the bigram index (case documents) keep their word-level value."""
+        """Word-level BM25 fused with character-bigram BM25 (each min-max normalised over its top POOL), both lifted
+        by the authority prior, a named law and query-to-law routing. Rows outside the bigram index (case
+        documents) keep their word-level value."""
         boost = self.prior if plan.law_rows is None else self.prior * np.where(plan.law_rows, 1.6, 1.0)
+        if self.router is not None:  # query-to-law routing: the instruments the question's words point to
+            boost = boost * self.router.boost(plan.tokens, plan.weights)
         words = self.bm25.scores(plan.tokens, plan.weights) * boost
         lex = minmax({r: float(words[r]) for r in self._top(words, mask, POOL)})
         if self.ngram is None or NGRAM_WEIGHT <= 0:
