@@ -49,6 +49,11 @@ def test_article_lookup_by_a_loose_law_name(small_searcher):
     hit = small_searcher.search("减刑假释具体应用法律的规定第25条是什么", k=3)[0]
     assert hit.via == ["direct"] and hit.chunk.title == "最高人民法院关于办理减刑、假释案件具体应用法律的规定"
     assert hit.chunk.article_key == "25"
+    # the words of the name in another order: the title that holds all its characters, not a short generic tail
+    # ("使用条例" alone would pick 电力供应与使用条例)
+    hit = small_searcher.search("警械和武器使用条例第14条怎么规定法律责任的？", k=3)[0]
+    assert hit.via == ["direct"] and hit.chunk.title == "中华人民共和国人民警察使用警械和武器条例"
+    assert hit.chunk.article_key == "14"
     # no law name at all, or words that are no title: no direct hit
     assert all(h.via != ["direct"] for h in small_searcher.search("他说第十条怎么理解", k=3))
     assert small_searcher.laws.fuzzy("请问什么办法") == []

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from ..documents import ACTIVE_STATUSES
@@ -13,11 +14,17 @@ _QUOTED = re.compile(r"《([^《》]*(?:〈[^〉]*〉[^《》]*)*)》")
 _NAME_END = ("法", "条例", "规定", "解释", "办法", "规则", "意见", "决定", "细则", "准则", "规范", "纲要", "通知", "批复")
 _NAME_STOP = re.compile(r"[\s，。？！、；：,.?!;:“”\"'（）()《》]")
 MIN_FUZZY = 4  # shortest written name matched loosely against titles
+MIN_UNORDERED = 6  # shortest written name matched by its characters in any order ("警械和武器使用条例")
 
 
 def _subsequence(short: str, long: str) -> bool:
     it = iter(long)
     return all(ch in it for ch in short)
+
+
+def _contains_chars(short: str, long: str) -> bool:
+    """Every character of short (with its multiplicity) occurs in long, in any order."""
+    return all(long.count(ch) >= n for ch, n in Counter(short).items())
 
 
 @dataclass
@@ -131,13 +138,16 @@ class LawDirectory:
         return sorted(out, key=lambda r: r.start)
 
     def fuzzy(self, name: str) -> list[str]:
-        """Titles holding all characters of name in order, best (in force, shortest) first."""
+        """Titles holding all characters of name in order, best (in force, shortest) first; for a long name
+        (MIN_UNORDERED) written in another word order, titles holding all its characters in any order."""
         key = law_key(name)
         if len(key) < MIN_FUZZY:
             return []
         if self._keys is None:
             self._keys = [(t, law_key(t)) for t in self.title_rows]
         hits = [t for t, k in self._keys if key[0] in k and _subsequence(key, k)]
+        if not hits and len(key) >= MIN_UNORDERED:
+            hits = [t for t, k in self._keys if _contains_chars(key, k)]
         return self._rank(set(hits))[:3] if hits else []
 
     def article_rows(self, ref: LawRef) -> list[int]:
