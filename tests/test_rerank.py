@@ -6,7 +6,7 @@ import json
 import numpy as np
 
 from assistant.config import Settings
-from assistant.index.builder import build_lexical
+from assistant.index.builder import build_dense, build_lexical
 from assistant.retrieval.rerank import FEATURES, Reranker, load_weights
 from assistant.retrieval.search import Searcher
 
@@ -18,12 +18,14 @@ LAW = """示范警务规定
 """
 
 
-def _searcher(tmp_path, **kw) -> Searcher:
+def _searcher(tmp_path, dense: bool = False, **kw) -> Searcher:
     local = tmp_path / "local"
     local.mkdir(exist_ok=True)
     (local / "law.txt").write_text(LAW, encoding="utf-8")
-    s = Settings(index_dir=tmp_path / "idx", local_dir=local, sources="local", dense=False, **kw)
+    s = Settings(index_dir=tmp_path / "idx", local_dir=local, sources="local", dense=dense, **kw)
     build_lexical(s, show=False)
+    if dense:
+        build_dense(s, show=False)
     return Searcher.open(s)
 
 
@@ -47,6 +49,24 @@ def test_features_read_the_question_and_the_provisions(tmp_path):
     assert col["cov_bigram"][third] == col["cov_bigram"].max() > 0
     assert np.all(col["asks_liability"] == 0)  # the question does not ask about liability
     assert np.all((0 <= col["cov_text"]) & (col["cov_text"] <= 1))
+    # full-array scores read at every pool row, relative to the best; no dense index: no cosine feature
+    assert col["word_full"].max() == 1.0 and np.all(col["word_full"] >= 0)
+    assert col["gram_full"][third] == 1.0
+    assert np.all(col["cos_full"] == 0)
+
+
+def test_cosine_feature_reads_stored_embeddings_for_every_pool_row(tmp_path):
+    s = _searcher(tmp_path, dense=True, rerank=False)
+    c = s.candidates("孕妇能不能开枪")
+    rr = Reranker(s, {})
+    pool = [r for r in c.ranked if rr.provision[r]]
+    assert len(pool) >= 3
+    cos = rr._cosines(pool, c.parts["qv"])
+    assert cos.max() == 0.0 and np.all(cos <= 0) and np.all(cos > -1.5)
+    d = s.dense()
+    d.col.delete(ids=[s.store.ids[pool[-1]]])  # a row not embedded (yet): a fixed penalty, the others unchanged
+    again = rr._cosines(pool, c.parts["qv"])
+    assert again[-1] == -0.2 and np.allclose(again[:-1] - again[:-1].max(), cos[:-1] - cos[:-1].max())
 
 
 def test_rerank_follows_the_weights_and_keeps_direct_lookups_first(tmp_path):

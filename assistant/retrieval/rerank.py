@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 WEIGHTS_FILE = Path(__file__).with_name("rerank_weights.json")
 RERANK_N = 30  # candidates reordered (the rest keep the fused order)
 FEATURES = ("fused", "rankpos", "word", "gram", "dense", "route", "law_share", "cov_text", "cov_title", "cov_bigram",
-            "statute", "regulation", "loglen", "named", "general", "asks_number", "asks_liability")
+            "statute", "regulation", "loglen", "named", "general", "asks_number", "asks_liability",
+            "word_full", "gram_full", "cos_full")
 # question cues and the provision text that answers them
 _ASKS_NUMBER = re.compile(r"几|多少|多久|多长|最长|最多|最少|期限|时限|以内|之内")
 _HAS_NUMBER = re.compile(r"[一二三四五六七八九十百0-9]+(?:日|天|个月|月|年|小时|人|次|倍|元)")
@@ -60,6 +61,14 @@ def _present(index, tokens: list[str], rows: np.ndarray) -> tuple[np.ndarray, np
             pos = np.minimum(np.searchsorted(docs, rows), len(docs) - 1)
             out[i] = docs[pos] == rows
     return idf, out
+
+
+def _relative(scores: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+    """A full score array (every store row) read at rows, divided by its maximum there."""
+    if scores is None:
+        return np.zeros(len(rows))
+    v = np.asarray(scores)[rows].astype(np.float64)
+    return v / v.max() if v.max() > 0 else v
 
 
 def _coverage(idf: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -107,6 +116,8 @@ class Reranker:
         asks_number, asks_liability = bool(_ASKS_NUMBER.search(query)), bool(_ASKS_LIABILITY.search(query))
         qset = {t: w for t, w in zip(toks, idf)}
         total = sum(qset.values()) or 1.0
+        word_full, gram_full = _relative(parts.get("word_all"), rows), _relative(parts.get("gram_all"), rows)
+        cos_full = self._cosines(pool, parts.get("qv"))
         out = np.zeros((len(pool), len(FEATURES)))
         for i, r in enumerate(pool):
             c = s.store.get(r)
@@ -121,8 +132,25 @@ class Reranker:
                 float(c.article_key in ("1", "2")),
                 float(asks_number and bool(_HAS_NUMBER.search(body))),
                 float(asks_liability and bool(_HAS_LIABILITY.search(body))),
+                word_full[i], gram_full[i], cos_full[i],
             )
         return out
+
+    def _cosines(self, pool: list[int], qv: np.ndarray | None) -> np.ndarray:
+        """Cosine of every pool row with the query, minus the best (rows outside the dense top list included; their
+        stored embeddings are read back, ~1.5 ms for 30). Rows not embedded yet: -0.2; no dense index: 0."""
+        out = np.zeros(len(pool))
+        d = self.s.dense() if qv is not None else None
+        if d is None:
+            return out
+        ids = [self.s.store.ids[r] for r in pool]
+        try:
+            got = d.col.get(ids=ids, include=["embeddings"])
+        except Exception:  # being rewritten by another process: the feature is left out for this query
+            return out
+        emb = dict(zip(got["ids"], got["embeddings"]))
+        cos = np.array([float(np.dot(emb[i], qv)) if i in emb else np.nan for i in ids])
+        return np.nan_to_num(cos - np.nanmax(cos), nan=-0.2) if np.isfinite(cos).any() else out
 
     def rerank(self, plan: "QueryPlan", query: str, ranked: list[int], parts: dict[str, dict[int, float]],
                fused: dict[int, float]) -> list[int]:

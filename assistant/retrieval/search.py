@@ -298,6 +298,7 @@ class Searcher:
         got = self.dense_search(plan.dense_text, POOL, f.kinds, f.statuses, mask, qv.result() if qv else None)
         row_of = self.store.row_of
         dense = parts["dense"] = minmax({row_of[c]: sc for c, sc in got if c in row_of and mask[row_of[c]]})
+        parts["qv"] = qv.result() if qv else None
         w = LEX_WEIGHT if dense else 1.0
         fused = {r: w * lex.get(r, 0.0) + (1 - w) * dense.get(r, 0.0) for r in lex.keys() | dense.keys()}
         via = {r: [n for n, part in (("bm25", lex), ("dense", dense)) if r in part] for r in fused}
@@ -313,12 +314,12 @@ class Searcher:
         boost = self.prior if plan.law_rows is None else self.prior * np.where(plan.law_rows, 1.6, 1.0)
         if self.router is not None:  # query-to-law routing: the instruments the question's words point to
             boost = boost * self.router.boost(plan.tokens, plan.weights)
-        words = self.bm25.scores(plan.tokens, plan.weights) * boost
+        words = parts["word_all"] = self.bm25.scores(plan.tokens, plan.weights) * boost
         lex = parts["word"] = minmax({r: float(words[r]) for r in self._top(words, mask, POOL)})
         parts["gram"] = {}
         if self.ngram is None or NGRAM_WEIGHT <= 0:
             return lex
-        grams = self.ngram.scores(query) * boost
+        grams = parts["gram_all"] = self.ngram.scores(query) * boost
         ng = parts["gram"] = minmax({r: float(grams[r]) for r in self._top(grams, mask, POOL)})
         cov = self.ngram.covered
         return {r: (1 - NGRAM_WEIGHT) * lex.get(r, 0.0) + NGRAM_WEIGHT * (ng.get(r, 0.0) if cov[r] else lex.get(r, 0.0))
