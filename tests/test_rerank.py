@@ -109,7 +109,9 @@ def test_weights_file_must_match_the_features(tmp_path):
 
 
 def test_shipped_weights_load_and_search_uses_them(tmp_path):
-    assert load_weights() is not None  # rerank_weights.json is in the package
+    shipped = load_weights()  # rerank_weights.json is in the package, with a vector for each search mode
+    assert shipped is not None and set(shipped) == {"hybrid", "lexical"}
+    assert all(np.isfinite(w).all() and np.abs(w).sum() > 0 for w in shipped.values())
     s = _searcher(tmp_path)
     assert s.reranker is not None
     assert Searcher.open(Settings(index_dir=s.settings.index_dir, local_dir=s.settings.local_dir, sources="local",
