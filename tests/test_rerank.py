@@ -84,6 +84,19 @@ def test_rerank_follows_the_weights_and_keeps_direct_lookups_first(tmp_path):
     assert hit.via == ["direct"] and hit.chunk.article_key == "3"
 
 
+def test_a_failing_reranker_keeps_the_fused_order(tmp_path):
+    s = _searcher(tmp_path, rerank=False)
+    q = "警察使用武器违反规定要承担什么责任"
+    plain = [h.chunk.id for h in s.search(q, k=4)]
+
+    class Broken:
+        def rerank(self, *a):
+            raise RuntimeError("boom")
+
+    s.reranker = Broken()
+    assert [h.chunk.id for h in s.search(q, k=4)] == plain
+
+
 def test_case_rows_keep_their_slots():
     class Stub:  # a pool of provisions (p) and cases (c) in fused order
         pass

@@ -275,7 +275,10 @@ class Searcher:
         c = self.candidates(query, filters)
         ranked = c.ranked
         if self.reranker is not None:
-            ranked = self.reranker.rerank(c.plan, c.query, ranked, c.parts, c.fused)
+            try:
+                ranked = self.reranker.rerank(c.plan, c.query, ranked, c.parts, c.fused)
+            except Exception as exc:  # an optional stage: never fail a search over it
+                log.warning("reranker failed, fused order kept: %s", exc)
         out = [Hit(self.store.get(r), 1.0, ["direct"]) for r in c.direct[:k]]
         for r, score in zip(ranked, c.slots):  # a reordered row takes its slot's score: scores stay monotone
             if len(out) >= k:
