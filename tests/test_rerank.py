@@ -119,6 +119,10 @@ def test_weights_file_must_match_the_features(tmp_path):
     w = load_weights(f)
     assert set(w) == {"lexical"} and w["lexical"].shape == (len(FEATURES),)
     assert load_weights(tmp_path / "none.json") is None
+    for bad in ("{oops", json.dumps({"features": list(FEATURES), "weights": {"lexical": {"fused": 1}}}),
+                json.dumps({"features": list(FEATURES), "weights": {"lexical": {k: "x" for k in FEATURES}}})):
+        f.write_text(bad, encoding="utf-8")
+        assert load_weights(f) is None  # damaged: reranking off, search still opens
 
 
 def test_shipped_weights_load_and_search_uses_them(tmp_path):

@@ -8,6 +8,7 @@ case rows keep theirs. Weights live in rerank_weights.json, one vector for hybri
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from functools import lru_cache
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .query import QueryPlan
     from .search import Searcher
 
+log = logging.getLogger(__name__)
 WEIGHTS_FILE = Path(__file__).with_name("rerank_weights.json")
 RERANK_N = 30  # candidates reordered (the rest keep the fused order)
 FEATURES = ("fused", "rankpos", "word", "gram", "dense", "route", "law_share", "cov_text", "cov_title", "cov_bigram",
@@ -38,10 +40,14 @@ def load_weights(path: Path = WEIGHTS_FILE) -> dict[str, np.ndarray] | None:
     """{"hybrid": w, "lexical": w} aligned with FEATURES, or None (no file, or trained for other features)."""
     if not path.is_file():
         return None
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if tuple(data.get("features", ())) != FEATURES:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data.get("features", ())) != FEATURES:
+            return None
+        return {mode: np.array([float(w[f]) for f in FEATURES]) for mode, w in data["weights"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # a damaged file: search runs without reranking
+        log.warning("reranker weights unreadable (%s), reranking off: %s", path, exc)
         return None
-    return {mode: np.array([w[f] for f in FEATURES], dtype=np.float64) for mode, w in data["weights"].items()}
 
 
 def _present(index, tokens: list[str], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
