@@ -54,6 +54,17 @@ def test_article_lookup_by_a_loose_law_name(small_searcher):
     hit = small_searcher.search("警械和武器使用条例第14条怎么规定法律责任的？", k=3)[0]
     assert hit.via == ["direct"] and hit.chunk.title == "中华人民共和国人民警察使用警械和武器条例"
     assert hit.chunk.article_key == "14"
+    # a version or trial note written between the name and the article, as titles are often copied
+    hit = small_searcher.search("检察官惩戒工作程序规定（试行）第八条", k=3)[0]
+    assert hit.via == ["direct"] and hit.chunk.title == "检察官惩戒工作程序规定（试行）" and hit.chunk.article_key == "8"
+    hit = small_searcher.search("依据刑法（2020修正）第399条", k=3)[0]
+    assert hit.via == ["direct"] and hit.chunk.title == "中华人民共和国刑法" and hit.chunk.article_key == "399"
+    # a title with a quoted law inside, written without outer quotes or with nested 《》
+    for q in ("最高人民法院关于适用《中华人民共和国刑事诉讼法》的解释第28条",
+              "《最高人民法院关于适用《中华人民共和国刑事诉讼法》的解释》第28条"):
+        hit = small_searcher.search(q, k=3)[0]
+        assert hit.via == ["direct"] and hit.chunk.title == "最高人民法院关于适用《中华人民共和国刑事诉讼法》的解释"
+        assert hit.chunk.article_key == "28"
     # no law name at all, or words that are no title: no direct hit
     assert all(h.via != ["direct"] for h in small_searcher.search("他说第十条怎么理解", k=3))
     assert small_searcher.laws.fuzzy("请问什么办法") == []

@@ -13,6 +13,9 @@ _QUOTED = re.compile(r"《([^《》]*(?:〈[^〉]*〉[^《》]*)*)》")
 # the words an instrument's name ends with, and what may stand before a bare "...第N条"
 _NAME_END = ("法", "条例", "规定", "解释", "办法", "规则", "意见", "决定", "细则", "准则", "规范", "纲要", "通知", "批复")
 _NAME_STOP = re.compile(r"[\s，。？！、；：,.?!;:“”\"'（）()《》]")
+_HEAD_STOP = re.compile(r"[\s，。？！、；：,.?!;:“”\"'（）()]")
+# a version or trial note written after a name: （2024年修订） （试行） (2018修正)
+_NOTE = re.compile(r"[（(][^（）()]{0,12}(?:\d{4}|修订|修正|试行|暂行)[^（）()]{0,6}[）)]")
 MIN_FUZZY = 4  # shortest written name matched loosely against titles
 MIN_UNORDERED = 6  # shortest written name matched by its characters in any order ("警械和武器使用条例")
 
@@ -108,6 +111,9 @@ class LawDirectory:
         refs.sort(key=lambda r: r.start)
         refs = self._fuzzy_refs(text, refs)
         for r in refs:
+            note = _NOTE.match(text, r.end)  # 检察官惩戒工作程序规定（试行）第八条: the note belongs to the name
+            if note:
+                r.end = note.end()
             m = ARTICLE_RE.match(text, r.end) or ARTICLE_RE.match(text, r.end + 1)
             if m and m.start() - r.end <= 2:
                 num = cn2int(m.group(1))
@@ -126,12 +132,15 @@ class LawDirectory:
             p = m.start()
             if p in ends or p - 1 in ends:
                 continue
-            head = _NAME_STOP.split(text[max(0, p - 40) : p])[-1]
+            # 《》 may sit inside a name (最高人民法院关于适用《中华人民共和国刑事诉讼法》的解释第28条)
+            head = _HEAD_STOP.split(text[max(0, p - 60) : p])[-1].removesuffix("》")
             for i in range(len(head) - MIN_FUZZY + 1):
                 name = head[i:]
                 if not name.endswith(_NAME_END):
                     break
-                titles = self.fuzzy(name)
+                if name.count("《") != name.count("》"):
+                    continue
+                titles = self.resolve(name) or self.fuzzy(name)
                 if titles:
                     out.append(LawRef(name, titles, p - len(name), p))
                     break
