@@ -1,7 +1,6 @@
 """Evidence bookkeeping, relevance checks and the deterministic (no-LLM) Markdown answer."""
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
@@ -93,16 +92,10 @@ class Relevance:
 
     def __init__(self, searcher):
         self.s = searcher
-        bm = searcher.bm25.bm25
-        self.vocab = bm.vocab_dict
-        self.n = max(1, searcher.bm25.n)
-        indptr = bm.scores.get("indptr") if isinstance(bm.scores, dict) else None
-        self.df = (indptr[1:] - indptr[:-1]) if indptr is not None else None
 
     def idf(self, tok: str) -> float:
-        i = self.vocab.get(tok)
-        d = int(self.df[i]) if (i is not None and self.df is not None and i < len(self.df)) else 0
-        return math.log((self.n - d + 0.5) / (d + 0.5) + 1)
+        bm25 = self.s.bm25
+        return bm25.idf(bm25.df(tok))
 
     def content_tokens(self, question: str) -> list[str]:
         """Question tokens minus law names (they route, they do not match) and bare numbers."""

@@ -52,10 +52,14 @@ class LawRouter:
             return None
         return cls(LexicalIndex.load(path / "bm25"), np.load(path / "law_of_row.npy"))
 
-    def boost(self, tokens: list[str], weights: dict[str, float] | None = None) -> np.ndarray:
-        """Per-row multiplier: 1 + ROUTE_GAIN x (min-max normalised score of the row's instrument among the top)."""
+    def scores(self, tokens: list[str], weights: dict[str, float] | None = None) -> np.ndarray:
+        """BM25 score of every instrument for the query tokens."""
+        return self.bm25.scores(tokens, weights)
+
+    def boost(self, sc: np.ndarray) -> np.ndarray:
+        """Per-row multiplier from the instruments' scores (`scores`): 1 + ROUTE_GAIN x (min-max normalised score of
+        the row's instrument among the top)."""
         out = np.ones(len(self.law_of_row), dtype=np.float32)
-        sc = self.bm25.scores(tokens, weights)
         n = min(ROUTE_TOP, len(sc))
         top = np.argsort(-sc)[:n]
         top = top[sc[top] > 0]

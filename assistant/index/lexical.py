@@ -1,6 +1,7 @@
 """BM25 (bm25s) over jieba tokens, with a token cache keyed by content hash so rebuilds re-tokenize nothing."""
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -106,6 +107,25 @@ class LexicalIndex:
         import bm25s
 
         return cls(bm25s.BM25.load(str(path), mmap=False, show_progress=False, verbosity=0))
+
+    def postings(self, token: str) -> np.ndarray:
+        """Sorted row ids holding token (empty when unknown), from bm25s's token-major score matrix."""
+        j = self.bm25.vocab_dict.get(token)
+        if j is None:
+            return np.zeros(0, dtype=np.int64)
+        ptr = self.bm25.scores["indptr"]
+        return self.bm25.scores["indices"][ptr[j] : ptr[j + 1]]
+
+    def df(self, token: str) -> int:
+        j = self.bm25.vocab_dict.get(token)
+        if j is None:
+            return 0
+        ptr = self.bm25.scores["indptr"]
+        return int(ptr[j + 1] - ptr[j])
+
+    def idf(self, df: int) -> float:
+        """BM25 idf of a term held by df rows (the same formula bm25s scores with)."""
+        return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
 
     def scores(self, tokens: list[str], weights: dict[str, float] | None = None) -> np.ndarray:
         """BM25 score of every row. Unknown tokens are ignored; optional per-token weights."""

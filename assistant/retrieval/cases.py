@@ -160,14 +160,12 @@ class CaseIndex:
         """Per label: (core text, its tokens, their idf on the document index); built on first use."""
         if not self._label_tokens:
             with self.lock:
-                vocab = self.s.bm25_docs.bm25.vocab_dict
-                ptr = self.s.bm25_docs.bm25.scores["indptr"]
+                docs = self.s.bm25_docs
                 out = []
                 for lab in self.label_list:
                     core = _LABEL_END.sub("", lab)
                     toks = self.s.tokenizer.doc_tokens(core)
-                    dfs = [int(ptr[vocab[t] + 1] - ptr[vocab[t]]) if t in vocab else 0 for t in toks]
-                    idf = np.array([math.log(1 + (self.n - d + 0.5) / (d + 0.5)) for d in dfs], dtype=np.float32)
+                    idf = np.array([docs.idf(docs.df(t)) for t in toks], dtype=np.float32)
                     out.append((core, toks, idf))
                 self._label_tokens = out
         return self._label_tokens
@@ -225,16 +223,12 @@ class CaseRanker:
         return plain, [t for t in tk.tokens(text) if t not in QUERY_STOP and not t.isdigit()]
 
     def _specific(self, toks: list[str]) -> list[str]:
-        vocab = self.s.bm25_docs.bm25.vocab_dict
-        sc = self.s.bm25_docs.bm25.scores
-        ptr = sc["indptr"]
+        docs = self.s.bm25_docs
         tf = collections.Counter(toks)
-        n = self.ci.n
 
         def weight(t: str) -> float:
-            i = vocab.get(t)
-            df = int(ptr[i + 1] - ptr[i]) if i is not None else 0
-            return (1 + math.log(tf[t])) * math.log(1 + (n - df + 0.5) / (df + 0.5)) if df else 0.0
+            df = docs.df(t)
+            return (1 + math.log(tf[t])) * docs.idf(df) if df else 0.0
 
         ranked = sorted(tf, key=weight, reverse=True)[:MAX_QUERY_TERMS]
         return ranked

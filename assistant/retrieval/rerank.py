@@ -52,18 +52,14 @@ def load_weights(path: Path = WEIGHTS_FILE) -> dict[str, np.ndarray] | None:
 
 def _present(index, tokens: list[str], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(idf per token, bool matrix tokens x rows: token occurs in row) from a bm25s index's token-major matrix."""
-    bm = index.bm25
-    ptr, ind = bm.scores["indptr"], bm.scores["indices"]
-    n = int(bm.scores["num_docs"])
     idf = np.zeros(len(tokens))
     out = np.zeros((len(tokens), len(rows)), dtype=bool)
     for i, t in enumerate(tokens):
-        j = bm.vocab_dict.get(t)
-        if j is None:
+        docs = index.postings(t)
+        if not len(docs):
             continue
-        docs = ind[ptr[j] : ptr[j + 1]]  # sorted doc ids
-        idf[i] = math.log(1 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
-        if len(docs) and len(rows):
+        idf[i] = index.idf(len(docs))
+        if len(rows):
             pos = np.minimum(np.searchsorted(docs, rows), len(docs) - 1)
             out[i] = docs[pos] == rows
     return idf, out
@@ -98,7 +94,7 @@ class Reranker:
         w = load_weights()
         return cls(searcher, w) if w else None
 
-    def features(self, plan: "QueryPlan", query: str, pool: list[int], parts: dict[str, dict[int, float]],
+    def features(self, plan: "QueryPlan", query: str, pool: list[int], parts: dict,
                  fused: dict[int, float]) -> np.ndarray:
         """One row of FEATURES per pool row (pool = provision rows in fused order)."""
         s = self.s
@@ -113,7 +109,7 @@ class Reranker:
             cov_bigram = gp.mean(axis=0) * (self.ngram_pos[rows] >= 0)
         route = np.zeros(len(rows))
         if s.router is not None:
-            lsc = s.router.bm25.scores(plan.tokens, plan.weights)
+            lsc = parts["law"]  # the routing scores lexical() computed
             top = float(lsc.max()) if len(lsc) else 0.0
             law = s.router.law_of_row[rows]
             route = np.where(law >= 0, lsc[np.maximum(law, 0)] / top if top > 0 else 0.0, 0.0)
@@ -158,7 +154,7 @@ class Reranker:
         cos = np.array([float(np.dot(emb[i], qv)) if i in emb else np.nan for i in ids])
         return np.nan_to_num(cos - np.nanmax(cos), nan=-0.2) if np.isfinite(cos).any() else out
 
-    def rerank(self, plan: "QueryPlan", query: str, ranked: list[int], parts: dict[str, dict[int, float]],
+    def rerank(self, plan: "QueryPlan", query: str, ranked: list[int], parts: dict,
                fused: dict[int, float]) -> list[int]:
         """ranked (fused order; direct lookups are placed before it by the caller) with its first RERANK_N
         provision rows reordered."""

@@ -104,9 +104,10 @@ class Candidates:
     plan: object  # QueryPlan
     direct: list[int]  # exact article lookups, best first
     ranked: list[int]  # fused order, direct rows left out
-    slots: list[float]  # fused score at each position of ranked
     fused: dict[int, float]
-    parts: dict[str, dict[int, float]]  # "word", "gram", "dense": each list's normalised scores
+    # "word", "gram", "dense": each list's normalised scores over its top POOL; "word_all", "gram_all": the full
+    # boosted score arrays; "law": routing scores per instrument; "qv": the query embedding (None without dense)
+    parts: dict
     via: dict[int, list[str]]
 
 
@@ -280,7 +281,8 @@ class Searcher:
             except Exception as exc:  # an optional stage: never fail a search over it
                 log.warning("reranker failed, fused order kept: %s", exc)
         out = [Hit(self.store.get(r), 1.0, ["direct"]) for r in c.direct[:k]]
-        for r, score in zip(ranked, c.slots):  # a reordered row takes its slot's score: scores stay monotone
+        slots = (c.fused[r] for r in c.ranked)  # a reordered row takes its slot's score: scores stay monotone
+        for r, score in zip(ranked, slots):
             if len(out) >= k:
                 break
             out.append(Hit(self.store.get(r), score, c.via[r]))
@@ -298,25 +300,26 @@ class Searcher:
         direct = [r for r in plan.direct_rows if mask[r]]
         parts: dict[str, dict[int, float]] = {}
         lex = self.lexical(plan, query, mask, parts)
-        got = self.dense_search(plan.dense_text, POOL, f.kinds, f.statuses, mask, qv.result() if qv else None)
+        qvec = parts["qv"] = qv.result() if qv else None
+        got = self.dense_search(plan.dense_text, POOL, f.kinds, f.statuses, mask, qvec)
         row_of = self.store.row_of
         dense = parts["dense"] = minmax({row_of[c]: sc for c, sc in got if c in row_of and mask[row_of[c]]})
-        parts["qv"] = qv.result() if qv else None
         w = LEX_WEIGHT if dense else 1.0
         fused = {r: w * lex.get(r, 0.0) + (1 - w) * dense.get(r, 0.0) for r in lex.keys() | dense.keys()}
         via = {r: [n for n, part in (("bm25", lex), ("dense", dense)) if r in part] for r in fused}
         taken = set(direct)
         ranked = [r for r in sorted(fused, key=lambda r: -fused[r]) if r not in taken]
-        return Candidates(query, plan, direct, ranked, [fused[r] for r in ranked], fused, parts, via)
+        return Candidates(query, plan, direct, ranked, fused, parts, via)
 
     def lexical(self, plan, query: str, mask: np.ndarray, parts: dict | None = None) -> dict[int, float]:
         """Word-level BM25 fused with character-bigram BM25 (each min-max normalised over its top POOL), both lifted
         by the authority prior, a named law and query-to-law routing. Rows outside the bigram index (case
-        documents) keep their word-level value. `parts` receives the two lists ("word", "gram")."""
+        documents) keep their word-level value. `parts` receives the two lists and what they were built from."""
         parts = {} if parts is None else parts
         boost = self.prior if plan.law_rows is None else self.prior * np.where(plan.law_rows, 1.6, 1.0)
         if self.router is not None:  # query-to-law routing: the instruments the question's words point to
-            boost = boost * self.router.boost(plan.tokens, plan.weights)
+            parts["law"] = self.router.scores(plan.tokens, plan.weights)
+            boost = boost * self.router.boost(parts["law"])
         words = parts["word_all"] = self.bm25.scores(plan.tokens, plan.weights) * boost
         lex = parts["word"] = minmax({r: float(words[r]) for r in self._top(words, mask, POOL)})
         parts["gram"] = {}
