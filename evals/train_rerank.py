@@ -24,7 +24,8 @@ from assistant.config import Settings  # noqa: E402
 from assistant.retrieval.rerank import FEATURES, RERANK_N, WEIGHTS_FILE, Reranker  # noqa: E402
 from assistant.retrieval.search import Searcher  # noqa: E402
 from assistant.text import law_key  # noqa: E402
-from evals.harness import gold_keys, read_jsonl  # noqa: E402
+from assistant.retrieval.search import IndexMissing  # noqa: E402
+from evals.harness import DatasetError, gold_keys, read_jsonl  # noqa: E402
 
 L2_GRID = (0.003, 0.01, 0.03, 0.1)
 FOLDS = 5
@@ -61,6 +62,8 @@ def metrics(data, w: np.ndarray | None) -> dict:
 
 def train(data, l2: float, steps: int = 2000, lr: float = 0.1) -> np.ndarray:
     diffs = [x[g] - x[~y] for x, y, _, _ in data if y.any() and (~y).any() for g in np.flatnonzero(y)]
+    if not diffs:
+        raise DatasetError("没有可训练的问题 no question has its gold article among the candidates")
     d = np.concatenate(diffs)
     scale = np.abs(d).mean(axis=0) + 1e-9  # features on one scale for the gradient steps
     d = d / scale
@@ -81,13 +84,22 @@ def cross_validate(data, l2: float) -> dict:
     return {m: round(float(np.mean([s[m] for s in scores])), 4) for m in scores[0]}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Exit 2 with a message on a bad dataset or a missing index; the weights file is only replaced on success."""
+    try:
+        return _main(argv)
+    except (DatasetError, IndexMissing) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--train", default=str(ROOT / "evals/datasets/statute_qa_dev.jsonl"))
     ap.add_argument("--test", default=str(ROOT / "evals/datasets/statute_qa_test.jsonl"))
     ap.add_argument("--out", default=str(WEIGHTS_FILE))
     ap.add_argument("--modes", default="hybrid,lexical", help="which weight vectors to train (others are kept)")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     train_items = read_jsonl(Path(a.train), ("question", "gold"))
     test_items = read_jsonl(Path(a.test), ("question", "gold")) if a.test else []
     result = {"features": list(FEATURES), "weights": {}, "trained_on": Path(a.train).name, "report": {},

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from assistant.config import Settings
 from assistant.index.builder import build_dense, build_lexical
@@ -133,3 +134,18 @@ def test_shipped_weights_load_and_search_uses_them(tmp_path):
     assert s.reranker is not None
     assert Searcher.open(Settings(index_dir=s.settings.index_dir, local_dir=s.settings.local_dir, sources="local",
                                   dense=False, rerank=False)).reranker is None
+
+
+def test_training_command_rejects_bad_datasets_and_keeps_the_weights(tmp_path, capsys):
+    from evals import train_rerank
+
+    out = tmp_path / "w.json"
+    out.write_text("{}", encoding="utf-8")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "法官回避"}\n{oops\n', encoding="utf-8")
+    for train in (tmp_path / "missing.jsonl", bad):
+        assert train_rerank.main(["--train", str(train), "--test", "", "--out", str(out)]) == 2
+        assert "error:" in capsys.readouterr().err
+    assert out.read_text(encoding="utf-8") == "{}"  # untouched
+    with pytest.raises(train_rerank.DatasetError):  # no question with its gold among the candidates
+        train_rerank.train([(np.zeros((3, len(FEATURES))), np.zeros(3, dtype=bool), 1, 0)], 0.1)
