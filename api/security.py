@@ -164,13 +164,12 @@ class AuditMiddleware:
                 return await send(msg)
             body.extend(msg.get("body", b""))
             if sse:
-                await send(msg)
-                if not msg.get("more_body"):
-                    try:
+                if not msg.get("more_body"):  # record before the closing message: a client that has read
+                    try:  # the whole stream finds its record written
                         await anyio.to_thread.run_sync(record)
-                    except Exception as exc:  # the stream has gone out already: log loudly
+                    except Exception as exc:  # the events have gone out already: log loudly
                         log.error("audit record of a stream failed: %s", exc)
-                return
+                return await send(msg)
             if msg.get("more_body"):
                 return
             try:
