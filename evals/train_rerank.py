@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings  # noqa: E402
-from assistant.retrieval.rerank import FEATURES, RERANK_N, WEIGHTS_FILE, Reranker  # noqa: E402
+from assistant.retrieval.rerank import FEATURES, WEIGHTS_FILE, Reranker  # noqa: E402
 from assistant.retrieval.search import Searcher  # noqa: E402
 from assistant.text import law_key  # noqa: E402
 from assistant.retrieval.search import IndexMissing  # noqa: E402
@@ -39,7 +39,7 @@ def collect(s: Searcher, items: list[dict]) -> list[tuple[np.ndarray, np.ndarray
         gold = gold_keys(it["gold"])
         c = s.candidates(it["question"])
         found_direct = sum((law_key(s.store.titles[r]), s.store.article_keys[r]) in gold for r in c.direct[:1])
-        pool = [r for r in c.ranked[:RERANK_N] if rr.provision[r] and s.store.article_keys[r]]
+        pool = rr.pool(c.ranked)  # the live pool: rows without an article key are never gold
         x = rr.features(c.plan, c.query, pool, c.parts, c.fused) if pool else np.zeros((0, len(FEATURES)))
         y = np.array([(law_key(s.store.titles[r]), s.store.article_keys[r]) in gold for r in pool], dtype=bool)
         out.append((x, y, len(gold), found_direct))

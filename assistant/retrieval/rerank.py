@@ -154,12 +154,16 @@ class Reranker:
         cos = np.array([float(np.dot(emb[i], qv)) if i in emb else np.nan for i in ids])
         return np.nan_to_num(cos - np.nanmax(cos), nan=-0.2) if np.isfinite(cos).any() else out
 
+    def pool(self, ranked: list[int]) -> list[int]:
+        """The rows reordered: provision rows among the first RERANK_N (training uses the same pool)."""
+        return [r for r in ranked[:RERANK_N] if self.provision[r]]
+
     def rerank(self, plan: "QueryPlan", query: str, ranked: list[int], parts: dict,
                fused: dict[int, float]) -> list[int]:
         """ranked (fused order; direct lookups are placed before it by the caller) with its first RERANK_N
         provision rows reordered."""
         head = ranked[:RERANK_N]
-        pool = [r for r in head if self.provision[r]]
+        pool = self.pool(ranked)
         if len(pool) < 2:
             return ranked
         mode = "hybrid" if parts["dense"] else "lexical"
