@@ -5,6 +5,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field as dc_field
 
+from .text import book
+
 KINDS = ("statute", "regulation", "guiding", "case", "policy", "local")
 CASE_KINDS = ("guiding", "case")
 
@@ -42,7 +44,7 @@ class Chunk:
     def heading(self) -> str:
         """Human citation label: 《title》第X条 or title·field."""
         if self.article:
-            return f"《{self.title.replace('《', '〈').replace('》', '〉')}》{self.article}"
+            return f"{book(self.title)}{self.article}"
         return f"{self.title}·{self.part}" if self.part else self.title
 
     def index_text(self) -> str:

@@ -114,6 +114,11 @@ def law_key(title: str) -> str:
     return t
 
 
+def book(title: str) -> str:
+    """《title》 with a quoted law inside written 〈〉: 《最高人民法院关于适用〈中华人民共和国刑事诉讼法〉的解释》."""
+    return f"《{title.strip('《》').replace('《', '〈').replace('》', '〉')}》"
+
+
 def short_title(title: str) -> str:
     return title[len(PRC):] if title.startswith(PRC) and len(title) > len(PRC) + 1 else title
 

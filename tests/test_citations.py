@@ -33,6 +33,8 @@ def one(searcher, text):
         ("《中华人民共和国刑法》第三百九十九条之一规定了枉法仲裁罪。", "中华人民共和国刑法", "第三百九十九条之一", "399-1", ""),
         ("《最高人民法院关于适用〈中华人民共和国刑事诉讼法〉的解释》第一条规定了自诉案件。", FULL_PRC_CPL_INTERP, "第一条", "1", ""),
         ("《刑诉法解释》第一百二十三条列举了应当排除的供述。", FULL_PRC_CPL_INTERP, "第一百二十三条", "123", ""),
+        ("依据最高人民法院关于适用《中华人民共和国刑事诉讼法》的解释第二十八条申请回避。", FULL_PRC_CPL_INTERP, "第二十八条",
+         "28", ""),
     ],
 )
 def test_real_citation_forms(small_searcher, text, law, article, key, item):
@@ -59,6 +61,18 @@ def test_fake_article_beyond_the_last(small_searcher):
     assert c.reason == "《中华人民共和国法官法》共六十九条，无第九十九条"
     c = one(small_searcher, "《中华人民共和国刑法》第三百九十九条之二")
     assert not c.exists and c.article == "第三百九十九条之二"
+
+
+def test_bare_title_around_a_quoted_law(small_searcher):
+    """The quoted law inside a bare interpretation title is part of that title, not a citation of its own; a title
+    that does not resolve exactly leaves the quoted law as it is."""
+    cites = check_text(small_searcher, "最高人民法院关于适用《中华人民共和国刑事诉讼法》的解释第九百九十条；"
+                                       "以及《中华人民共和国刑事诉讼法》的规定。")
+    assert [c.citation for c in cites] == ["最高人民法院关于适用《中华人民共和国刑事诉讼法》的解释第九百九十条",
+                                           "《中华人民共和国刑事诉讼法》"]
+    assert not cites[0].exists and cites[0].law == FULL_PRC_CPL_INTERP
+    assert cites[0].reason.startswith("《最高人民法院关于适用〈中华人民共和国刑事诉讼法〉的解释》共")
+    assert cites[1].exists and cites[1].article == ""
 
 
 def test_fake_item_is_reported(small_searcher):

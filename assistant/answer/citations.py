@@ -13,7 +13,7 @@ from difflib import SequenceMatcher
 from ..documents import AMENDED, HISTORICAL, IN_FORCE, REPEALED, UNKNOWN
 from ..retrieval.memo import per_searcher
 from ..retrieval.search import QueryError
-from ..text import CN_NUM, NUM_CHARS, PRC, article_key, article_label, cn2int, int2cn, law_key
+from ..text import CN_NUM, NUM_CHARS, PRC, article_key, article_label, book, cn2int, int2cn, law_key
 
 MISSING = "不存在"
 STATUS_RANK = {IN_FORCE: 0, AMENDED: 1, UNKNOWN: 2, HISTORICAL: 3, REPEALED: 4}
@@ -50,6 +50,9 @@ _REPEAL_GAP = re.compile(
     r"\s*(?:[（(][^（）()]{0,40}[）)])?[\s、，,]*(?:和|及|以及|与)?\s*"
     r"(?:[^《》。；]{0,50}?(?:发布|公布|通过|颁布|印发|批准|制定)的)?\s*"
 )
+# a title written bare around a quoted law: 最高人民法院关于适用《中华人民共和国刑事诉讼法》的解释
+_TITLE_TAIL = re.compile(r"[\u4e00-\u9fff]{0,14}?(?:解释|规定|决定|意见|办法|细则|批复|答复|纪要|规则)")
+_TITLE_HEAD = re.compile(r"[\u4e00-\u9fff]{1,30}$")
 _YEAR_SUFFIX = re.compile(r"[（(]\d{4}[^）)]*[）)]$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _PUNCT = re.compile(r"[\s，。、；：:;,.！？!?“”\"'‘’（）()《》〈〉【】\[\]—\-_·]")
@@ -88,7 +91,7 @@ class Repeal:
 
     @property
     def reason(self) -> str:
-        return f"据《{self.by_title}》{self.by_article}已废止"
+        return f"据{book(self.by_title)}{self.by_article}已废止"
 
 
 # ---- per-Searcher index ------------------------------------------------------------------------------
@@ -198,6 +201,19 @@ class CitationIndex:
         w = _rkey(written)
         return bool(titles) and w in self.repeals and _rkey(titles[0]) != w and bool(re.search(r"[）)]$", w))
 
+    def widen(self, text: str, s: int, e: int) -> tuple[int, int, str] | None:
+        """A quoted law inside a bare title (…关于适用《刑事诉讼法》的解释第28条): the whole title, if it is one
+        the corpus holds (exact resolution only), longest first."""
+        tail, head = _TITLE_TAIL.match(text, e), _TITLE_HEAD.search(text, max(0, s - 30), s)
+        if not tail or not head:
+            return None
+        for j in range(head.start(), s):
+            for end in range(tail.end(), e, -1):
+                name = text[j:end]
+                if re.sub(r"\s+", "", name).replace("〈", "《").replace("〉", "》") in self.searcher.laws.title_rows:
+                    return j, end, name
+        return None
+
     def scan_bare(self, text: str, taken: list[bool]) -> list[tuple[int, int, str]]:
         """Law names written without 《》: (start, end, name), longest name first at each position."""
         out = []
@@ -287,7 +303,7 @@ def _verify(idx: CitationIndex, c: Citation, written: str) -> Citation:
         if rep:
             c.repealed, c.status, c.reason = True, REPEALED, rep.reason + ("，语料中无该法条文" if c.article else "")
         else:
-            c.reason = f"语料中未找到《{c.law}》"
+            c.reason = f"语料中未找到{book(c.law)}"
         return c
     title = titles[0]
     if c.article_key:
@@ -310,7 +326,7 @@ def _verify(idx: CitationIndex, c: Citation, written: str) -> Citation:
         total = _max_article(st.article_keys[r] for r in st.rows_of_doc.get(doc, []))
         c.repealed = bool(rep) or st.statuses[law_row] == REPEALED
         c.status = REPEALED if c.repealed else MISSING
-        c.reason = f"《{title}》共{int2cn(total)}条，无{c.article}" if total else f"《{title}》中无{c.article}"
+        c.reason = f"{book(title)}共{int2cn(total)}条，无{c.article}" if total else f"{book(title)}中无{c.article}"
         if rep:
             c.reason += "；" + rep.reason
         return c
@@ -398,6 +414,7 @@ def check_text(searcher, text: str) -> list[Citation]:
     mentions: list[tuple[int, int, str, bool]] = []  # start, end, written name, quoted
     taken = [False] * len(text)
     for s, e, inner in quoted_spans(text):
+        s, e, inner = idx.widen(text, s, e) or (s, e, inner)
         for i in range(s, e):
             taken[i] = True
         mentions.append((s, e, inner, True))

@@ -9,7 +9,7 @@ from ..answer.citations import check_one
 from ..answer.roles import ROLES, role_index, role_provisions, roles_in
 from ..documents import ACTIVE_STATUSES, Chunk
 from ..retrieval.search import Filters
-from ..text import law_key, short_title, truncate
+from ..text import book as full_book, law_key, short_title, truncate
 from .model import CourseError, Module, Provision
 from .topic import ROLE_TERM, TopicModel
 
@@ -216,7 +216,7 @@ def gist(text: str, n: int = 48) -> str:
 
 def book(title: str) -> str:
     """《short title》 with inner 《》 turned into 〈〉 (《最高人民法院关于适用〈…〉的解释》)."""
-    return f"《{short_title(title).replace('《', '〈').replace('》', '〉')}》"
+    return full_book(short_title(title))
 
 
 def _module_title(topic: str, facet: str, provs: list[Provision], split: bool) -> str:
