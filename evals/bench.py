@@ -29,6 +29,20 @@ def timed(fn, items) -> list[float]:
     return out
 
 
+def best_of(systems: dict, items, rounds: int = 3) -> dict[str, list[float]]:
+    """Per item, the fastest of `rounds` runs of each system, the systems interleaved item by item so both see the
+    same machine (this VM's speed drifts by 1.5x within minutes; the minimum filters that out)."""
+    best = {name: [float("inf")] * len(items) for name in systems}
+    for _ in range(rounds):
+        for i, x in enumerate(items):
+            for name, (fn, reset) in systems.items():
+                reset()
+                t = time.perf_counter()
+                fn(x)
+                best[name][i] = min(best[name][i], (time.perf_counter() - t) * 1000)
+    return best
+
+
 def chat_latency(searcher, qs: list[str]) -> dict:
     """No-LLM chat: whole answer, and the first streamed chunk (what a user waits for before text appears)."""
     from assistant.answer.chat import ChatService
@@ -54,7 +68,10 @@ def main() -> dict:
     qs = [r["question"] for r in read_jsonl(ROOT / "datasets" / "statute_qa_dev.jsonl", ("question", "gold"))]
     searcher.search(qs[0])  # warm caches
     ours = timed(lambda q: searcher.search(q, k=10), qs)
+    d = searcher.dense()
     res: dict = {
+        # the machine's speed at this moment: one question's embedding alone (18 ms on a quiet 2-core run)
+        "calibration_embed_ms_p50": round(statistics.median(timed(d.embedder.query, qs[:50])), 1) if d else None,
         "corpus_chunks": len(searcher.store),
         "dense_chunks": searcher.status()["dense_chunks"],
         "open_s": round(open_s, 2),
@@ -68,6 +85,11 @@ def main() -> dict:
         peer = timed(lambda q: retrieval.search(q, top_k=10), qs)
         res["peer_china_law_mcp_search"] = {**latency_stats(peer), "qps": round(1000 / statistics.mean(peer), 1)}
         res["p50_ratio_peer_over_ours"] = round(statistics.median(peer) / statistics.median(ours), 1)
+        best = best_of({"ours": (lambda q: searcher.search(q, k=10), searcher._qcache.clear),
+                        "peer": (lambda q: retrieval.search(q, top_k=10), lambda: None)}, qs[:100])
+        res["search_best_of_3"] = {name: latency_stats(v) for name, v in best.items()}
+        res["search_best_of_3"]["p50_ratio_peer_over_ours"] = round(
+            statistics.median(best["peer"]) / statistics.median(best["ours"]), 1)
     except Exception as exc:  # the peer is a benchmark, not a dependency of the product
         res["peer_china_law_mcp_search"] = {"error": str(exc)}
     res["chat_no_llm"] = chat_latency(searcher, qs)
