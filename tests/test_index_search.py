@@ -146,6 +146,30 @@ def test_dense_on_a_slice(tmp_path):
     assert hits[0].chunk.title == "辅助人员工作规定"
 
 
+def test_dense_filters_on_our_mask_not_in_chroma(tmp_path, monkeypatch):
+    """A filter keeping >= 10% of chunks is applied to unfiltered neighbours (Chroma's metadata filter costs
+    30-110 ms); enough neighbours are asked for that k can pass; only rows inside the mask come back."""
+    import numpy as np
+
+    s = _local_settings(tmp_path)
+    (s.local_dir / "c.txt").write_text("示范规则\n" + "".join(f"第{n}条 示范内容{n}。\n" for n in "一二三四五"),
+                                       encoding="utf-8")
+    build_lexical(s, show=False)
+    build_dense(s, show=False)
+    searcher = Searcher.open(s)
+    d = searcher.dense()
+    assert len(searcher.store) == 10
+    calls, real = [], d.search
+    monkeypatch.setattr(d, "search", lambda qv, k, kinds=None, statuses=None: calls.append((k, kinds)) or
+                        real(qv, k, kinds, statuses))
+    target = next(r for r in range(10) if searcher.store.get(r).title == "辅助人员工作规定")
+    mask = np.zeros(10, dtype=bool)
+    mask[target] = True  # 10% of chunks
+    got = searcher.dense_search("协警可以自己一个人去执法吗", 5, ["local"], None, mask)
+    assert [searcher.store.row_of[c] for c, _ in got] == [target]
+    assert calls == [(int(5 * 1.3 / 0.1), None)]  # unfiltered, 65 neighbours for 5 at a 10% share
+
+
 def test_local_errors_reported_not_fatal(tmp_path):
     s = _local_settings(tmp_path)
     (s.local_dir / "broken.docx").write_bytes(b"\x00not a zip")

@@ -169,17 +169,19 @@ class Searcher:
                      qv: np.ndarray | None = None) -> list[tuple[str, float]]:
         """Dense neighbours, or [] when the dense index is absent or failing (search degrades to lexical).
 
-        Chroma's metadata filter costs 30-80 ms per query; an unfiltered HNSW query costs ~3 ms. So broad filters are
-        applied afterwards on our own row mask, and only selective ones (< 20% of chunks) go to Chroma."""
+        Chroma's metadata filter costs 30-110 ms per query; an unfiltered HNSW query costs ~3-8 ms. So filters are
+        applied afterwards on our own row mask, asking for enough neighbours that k pass (cases, 17% of chunks: ~770,
+        same top 10 as the filtered query on case questions, 10x faster); only selective ones (< 10%) go to Chroma."""
         d = self.dense()
         if d is None:
             return []
         qv = self.query_vector(d, text) if qv is None else qv
-        post = mask is not None and mask.mean() >= 0.2
+        share = float(mask.mean()) if mask is not None else 1.0
+        post = mask is not None and share >= 0.1
         for attempt in (0, 1):
             try:
                 if post:
-                    got = d.search(qv, k * 4, None, None)
+                    got = d.search(qv, k * 4 if share >= 0.2 else int(k * 1.3 / share), None, None)
                     rows = self.store.row_of
                     return [(c, sc) for c, sc in got if c in rows and mask[rows[c]]][:k]
                 return d.search(qv, k, kinds, statuses)
@@ -344,7 +346,7 @@ class Searcher:
                 d = self.doc_ids[row]
                 fused[d] = fused.get(d, 0) + 1 / (RRF_K + r + 1)
                 via.setdefault(d, []).append("bm25")
-        got = self.dense_search(text[:1000], POOL, kinds, None)
+        got = self.dense_search(text[:1000], POOL, kinds, None, self.mask(Filters(kinds=kinds, statuses=None)))
         if got:
             seen: list[str] = []
             for cid, _ in got:
