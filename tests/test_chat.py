@@ -62,6 +62,17 @@ def test_named_article_comes_first_even_when_the_name_is_approximate(svc):
     assert first["article"] == "第十四条" and "警械和武器" in first["title"]
 
 
+def test_law_mentions_are_read_without_prepositions_and_back_references(small_searcher):
+    from assistant.answer.compose import missing_laws
+
+    # 按 is not part of the name; 警械武器条例 is 人民警察使用警械和武器条例 written loosely
+    assert missing_laws(small_searcher, "按警械武器条例，开了枪没打中人还要写书面材料吗？", []) == []
+    # 新条例 refers back to a law already named, it names none itself
+    assert missing_laws(small_searcher, "检察院司法责任追究条例里，按现在新条例算，以前的行为能不能追责？", []) == []
+    # a name the corpus does not hold is still reported, with or without a preposition before it
+    assert missing_laws(small_searcher, "按公安机关警务辅助人员管理条例，辅警能执法吗？", []) == ["公安机关警务辅助人员管理条例"]
+
+
 @pytest.mark.parametrize("q", [
     "《中华人民共和国法官惩戒法》第十二条是怎么规定的？",  # law absent from the corpus
     "《中华人民共和国法官法》第九十九条是怎么规定的？",  # article beyond the law's end

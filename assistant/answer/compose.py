@@ -18,6 +18,9 @@ QUOTE_CHARS = 260
 _SENT = re.compile(r"(?<=[。！？])|\n")
 _QUOTED_NAME = re.compile(r"《([^《》]*(?:〈[^〉]*〉[^《》]*)*)》")
 _STRONG_SUFFIX = re.compile(r"(?:条例|细则|准则|规则|章程)")
+# a preposition before a name is not part of it (按警械武器条例); a reference back is no name (按现在新条例)
+_LEAD_WORD = re.compile(r"^(?:按照|依照|根据|依据|参照|对照|适用|违反|按|依|据|照|对|在|用)")
+_BACK_REF = re.compile(r"(?:新|旧|原|该|本|此|这个?|那个?|上述|前述|现行|现在的?)(?:条例|细则|准则|规则|章程)$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _ITEM_LINE = re.compile(r"^\s*[（(][一二三四五六七八九十]+[）)]", re.M)
 _ART_TOKEN = re.compile(r"^第.*条$|^第$|^条$")
@@ -158,8 +161,8 @@ def missing_laws(searcher, question: str, citations: list) -> list[str]:
         start = m.start()
         while start > 0 and _CJK.match(question[start - 1]):
             start -= 1
-        run = question[start : m.end()]
-        if len(run) < 6:
+        run = _LEAD_WORD.sub("", question[start : m.end()])
+        if len(run) < 6 or _BACK_REF.search(run):
             continue
         known = any(searcher.laws.resolve(run[i:]) for i in range(0, len(run) - 3)) or _loose_title(searcher, run)
         if not known and not any(run in x for x in out):
@@ -172,7 +175,7 @@ def _loose_title(searcher, name: str) -> str | None:
     (警械和武器使用条例 ~ 人民警察使用警械和武器条例): in force first, then the shortest."""
     key = law_key(name)
     chars = set(key)
-    cands = [t for t in searcher.laws.title_rows if len(t) <= len(key) + 12 and chars <= set(t)]
+    cands = [t for t in searcher.laws.title_rows if len(law_key(t)) <= len(key) + 12 and chars <= set(t)]
     return min(cands, key=lambda t: (t not in searcher.laws.active, len(t), t)) if cands else None
 
 
