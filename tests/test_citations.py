@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.answer.citations import check_one, check_text, citation_index, quote_similarity, repealed_titles
+from assistant.answer.citation_index import citation_index, repealed_titles
+from assistant.answer.citations import check_one, check_text, quote_similarity
 from assistant.retrieval.search import QueryError
 
 DEV = Path(__file__).resolve().parent.parent / "evals" / "datasets" / "citations_dev.jsonl"
