@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings  # noqa: E402
-from assistant.retrieval.cases import WEIGHTS, CaseFilters, CaseRanker  # noqa: E402
+from assistant.retrieval.cases import WEIGHTS, CaseFilters, CaseRanker, best_rows, combine  # noqa: E402
 from assistant.retrieval.search import IndexMissing, Searcher  # noqa: E402
 from evals.harness import DatasetError, ndcg, read_jsonl, read_qrels  # noqa: E402
 
@@ -31,23 +31,12 @@ ROUNDS = 3
 
 def collect(ranker: CaseRanker, queries: list[dict], qrels: dict, f: CaseFilters):
     mask = ranker.doc_mask(f)
-    out = []
-    for q in queries:
-        feats = ranker.features(q["text"], mask)
-        valid = mask & (feats["doc"] + feats["chunk"] > 0)
-        out.append((feats, valid, qrels[str(q["qid"])]))
-    return out
+    return [(ranker.features(q["text"], mask), mask, qrels[str(q["qid"])]) for q in queries]
 
 
 def score(data, w: dict[str, float], ids: list[str]) -> list[float]:
-    per = []
-    for feats, valid, rels in data:
-        total = sum(w.get(n, 0.0) * v for n, v in feats.items())
-        total = np.where(valid, total, -np.inf)
-        top = np.argpartition(-total, 9)[:10]
-        top = top[np.argsort(-total[top])]
-        per.append(ndcg([ids[r] for r in top if np.isfinite(total[r])], rels, 10))
-    return per
+    """NDCG@10 per query, ranked as CaseRanker.scored ranks (same combine and cut)."""
+    return [ndcg([ids[r] for r in best_rows(combine(feats, w, mask), 10)], rels, 10) for feats, mask, rels in data]
 
 
 def fit(data, ids: list[str], names: list[str], start: dict[str, float]) -> dict[str, float]:

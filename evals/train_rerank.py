@@ -22,9 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings  # noqa: E402
 from assistant.retrieval.rerank import FEATURES, WEIGHTS_FILE, Reranker  # noqa: E402
-from assistant.retrieval.search import Searcher  # noqa: E402
+from assistant.retrieval.search import IndexMissing, Searcher  # noqa: E402
 from assistant.text import law_key  # noqa: E402
-from assistant.retrieval.search import IndexMissing  # noqa: E402
 from evals.harness import DatasetError, gold_keys, read_jsonl  # noqa: E402
 
 L2_GRID = (0.003, 0.01, 0.03, 0.1)

@@ -49,10 +49,17 @@ class Repeal:
         return f"据{book(self.by_title)}{self.by_article}已废止"
 
 
+def written_name(name: str, unquote: bool = False) -> str:
+    """A law name as written, normalised for lookup: no whitespace, inner 〈〉 as 《》 (outer 《》 removed first
+    with unquote)."""
+    t = re.sub(r"\s+", "", name or "")
+    return (t.strip("《》") if unquote else t).replace("〈", "《").replace("〉", "》")
+
+
 # ---- per-Searcher index ------------------------------------------------------------------------------
 def _rkey(name: str) -> str:
     """Key for repeal matching: like law_key but keeping version suffixes such as （试行）."""
-    t = re.sub(r"\s+", "", name or "").strip("《》").replace("〈", "《").replace("〉", "》")
+    t = written_name(name, unquote=True)
     return t[len(PRC):] if t.startswith(PRC) and len(t) > len(PRC) + 1 else t
 
 
@@ -124,7 +131,7 @@ class CitationIndex:
                 key = _rkey(name)
                 if not key or _YEAR_SUFFIX.sub("", key) == own:  # an older version of the same instrument
                     continue
-                rep = Repeal(re.sub(r"\s+", "", name).replace("〈", "《").replace("〉", "》"), c.title, c.article,
+                rep = Repeal(written_name(name), c.title, c.article,
                              c.id, c.date, STATUS_RANK.get(c.status, 2))
                 prev = out.get(key)
                 if prev is None or (rep.rank, rep.date) < (prev.rank, prev.date):
@@ -135,7 +142,7 @@ class CitationIndex:
     def resolve(self, name: str) -> list[str]:
         """Candidate full titles for a written law name, best first; [] when unknown."""
         laws = self.searcher.laws
-        n = re.sub(r"\s+", "", name).strip("《》").replace("〈", "《").replace("〉", "》")
+        n = written_name(name, unquote=True)
         for exact in (n, PRC + n):
             if exact in laws.title_rows or exact in self.law_titles:
                 return [exact]
@@ -165,7 +172,7 @@ class CitationIndex:
         for j in range(head.start(), s):
             for end in range(tail.end(), e, -1):
                 name = text[j:end]
-                if re.sub(r"\s+", "", name).replace("〈", "《").replace("〉", "》") in self.searcher.laws.title_rows:
+                if written_name(name) in self.searcher.laws.title_rows:
                     return j, end, name
         return None
 

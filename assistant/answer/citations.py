@@ -14,7 +14,7 @@ from difflib import SequenceMatcher
 from ..documents import AMENDED, HISTORICAL, IN_FORCE, REPEALED, UNKNOWN
 from ..retrieval.search import QueryError
 from ..text import CN_NUM, NUM_CHARS, article_key, article_label, book, cn2int, int2cn
-from .citation_index import STATUS_RANK, CitationIndex, citation_index, quoted_spans
+from .citation_index import STATUS_RANK, CitationIndex, citation_index, quoted_spans, written_name
 
 MISSING = "不存在"
 QUOTE_THRESHOLD = 0.9
@@ -116,7 +116,7 @@ def _verify(idx: CitationIndex, c: Citation, written: str) -> Citation:
         titles = []
     rep = idx.repeal_of(written, titles)
     if not titles:
-        c.law = rep.title if rep else re.sub(r"\s+", "", written).replace("〈", "《").replace("〉", "》")
+        c.law = rep.title if rep else written_name(written)
         if rep:
             c.repealed, c.status, c.reason = True, REPEALED, rep.reason + ("，语料中无该法条文" if c.article else "")
         else:

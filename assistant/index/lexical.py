@@ -117,11 +117,7 @@ class LexicalIndex:
         return self.bm25.scores["indices"][ptr[j] : ptr[j + 1]]
 
     def df(self, token: str) -> int:
-        j = self.bm25.vocab_dict.get(token)
-        if j is None:
-            return 0
-        ptr = self.bm25.scores["indptr"]
-        return int(ptr[j + 1] - ptr[j])
+        return len(self.postings(token))
 
     def idf(self, df: int) -> float:
         """BM25 idf of a term held by df rows (the same formula bm25s scores with)."""

@@ -205,6 +205,21 @@ def _norm(x: np.ndarray) -> np.ndarray:
     return x / m if m > 0 else np.zeros_like(x)
 
 
+def combine(feats: dict[str, np.ndarray], weights: dict[str, float], mask: np.ndarray) -> np.ndarray:
+    """Weighted sum of the features per document; -inf outside mask or where neither BM25 feature matched."""
+    total = sum(weights.get(name, 0) * v for name, v in feats.items())
+    return np.where(mask & (feats["doc"] + feats["chunk"] > 0), total, -np.inf)
+
+
+def best_rows(total: np.ndarray, k: int) -> np.ndarray:
+    """The k best finite rows of total, best first."""
+    n = min(k, int(np.isfinite(total).sum()))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    top = np.argpartition(-total, n - 1)[:n]
+    return top[np.argsort(-total[top])]
+
+
 class CaseRanker:
     def __init__(self, searcher: Searcher, weights: dict[str, float] | None = None):
         self.s = searcher
@@ -330,15 +345,9 @@ class CaseRanker:
             return []
         mask = self.doc_mask(f)
         feats = self.features(text, mask)
-        total = sum(self.w.get(name, 0) * v for name, v in feats.items())
-        total = np.where(mask & (feats["doc"] + feats["chunk"] > 0), total, -np.inf)
-        n = min(k, int(np.isfinite(total).sum()))
-        if n <= 0:
-            return []
-        top = np.argpartition(-total, n - 1)[:n]
-        top = top[np.argsort(-total[top])]
+        total = combine(feats, self.w, mask)
         return [(self.ci.doc_ids[r], float(total[r]), {name: round(float(v[r]), 4) for name, v in feats.items()})
-                for r in top]
+                for r in best_rows(total, k)]
 
     def rank(self, text: str, k: int = 10, filters=None) -> list[str]:
         return [d for d, _, _ in self.scored(text, k, filters)]

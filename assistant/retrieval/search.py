@@ -45,8 +45,6 @@ def minmax(scores: dict[int, float]) -> dict[int, float]:
     return {r: (v - lo) / (hi - lo) if hi > lo else 1.0 for r, v in scores.items()}
 
 
-
-
 class QueryError(ValueError):
     """Bad search input (empty, too long, unknown filter): HTTP 400 / exit 2."""
 
