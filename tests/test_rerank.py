@@ -62,11 +62,15 @@ def test_cosine_feature_reads_stored_embeddings_for_every_pool_row(tmp_path):
     rr = Reranker(s, {})
     pool = [r for r in c.ranked if rr.provision[r]]
     assert len(pool) >= 3
-    cos = rr._cosines(pool, c.parts["qv"])
+    cos = rr._cosines(pool, c.parts["qv"], {})
     assert cos.max() == 0.0 and np.all(cos <= 0) and np.all(cos > -1.5)
+    # the dense list's own cosines are reused, and they are the stored embeddings' cosines
+    known = c.parts["cos"]
+    assert set(known) & set(pool)
+    assert np.allclose(rr._cosines(pool, c.parts["qv"], known), cos, atol=1e-4)
     d = s.dense()
     d.col.delete(ids=[s.store.ids[pool[-1]]])  # a row not embedded (yet): a fixed penalty, the others unchanged
-    again = rr._cosines(pool, c.parts["qv"])
+    again = rr._cosines(pool, c.parts["qv"], {})
     assert again[-1] == -0.2 and np.allclose(again[:-1] - again[:-1].max(), cos[:-1] - cos[:-1].max())
 
 

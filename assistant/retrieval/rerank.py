@@ -119,7 +119,7 @@ class Reranker:
         qset = {t: w for t, w in zip(toks, idf)}
         total = sum(qset.values()) or 1.0
         word_full, gram_full = _relative(parts.get("word_all"), rows), _relative(parts.get("gram_all"), rows)
-        cos_full = self._cosines(pool, parts.get("qv"))
+        cos_full = self._cosines(pool, parts.get("qv"), parts.get("cos") or {})
         out = np.zeros((len(pool), len(FEATURES)))
         for i, r in enumerate(pool):
             c = s.store.get(r)
@@ -138,20 +138,24 @@ class Reranker:
             )
         return out
 
-    def _cosines(self, pool: list[int], qv: np.ndarray | None) -> np.ndarray:
-        """Cosine of every pool row with the query, minus the best (rows outside the dense top list included; their
-        stored embeddings are read back, ~1.5 ms for 30). Rows not embedded yet: -0.2; no dense index: 0."""
+    def _cosines(self, pool: list[int], qv: np.ndarray | None, known: dict[int, float]) -> np.ndarray:
+        """Cosine of every pool row with the query, minus the best. Rows in the dense list have theirs (`known`);
+        the others' stored embeddings are read back (~1 ms for 15). Rows not embedded yet: -0.2; no dense: 0."""
         out = np.zeros(len(pool))
         d = self.s.dense() if qv is not None else None
         if d is None:
             return out
-        ids = [self.s.store.ids[r] for r in pool]
-        try:
-            got = d.col.get(ids=ids, include=["embeddings"])
-        except Exception:  # being rewritten by another process: the feature is left out for this query
-            return out
-        emb = dict(zip(got["ids"], got["embeddings"]))
-        cos = np.array([float(np.dot(emb[i], qv)) if i in emb else np.nan for i in ids])
+        ids = [self.s.store.ids[r] for r in pool if r not in known]
+        emb = {}
+        if ids:
+            try:
+                got = d.col.get(ids=ids, include=["embeddings"])
+            except Exception:  # being rewritten by another process: the feature is left out for this query
+                return out
+            emb = dict(zip(got["ids"], got["embeddings"]))
+        ids_of = self.s.store.ids
+        cos = np.array([known[r] if r in known else float(np.dot(emb[ids_of[r]], qv)) if ids_of[r] in emb else np.nan
+                        for r in pool])
         return np.nan_to_num(cos - np.nanmax(cos), nan=-0.2) if np.isfinite(cos).any() else out
 
     def pool(self, ranked: list[int]) -> list[int]:
