@@ -5,7 +5,9 @@
 Pairwise logistic regression (gold provision vs every other candidate of the same question), L2 chosen by 5-fold
 cross-validation on the training set; one weight vector with the dense index (hybrid) and one without (lexical).
 The held-out set is only scored, never trained or tuned on. Needs the full index (`assistant index`, and
-`assistant index --dense` for the hybrid vector); prints the figures and writes them into the weights file.
+`assistant index --dense` for the hybrid vector); prints the figures and writes them into the weights file
+(`--dry-run`: print only). `*_ceiling` is recall within the first 5/30/100 of the first stage: the reranker reorders
+the first 30, so its recall@1 and recall@5 cannot exceed the recall@30 there.
 """
 from __future__ import annotations
 
@@ -30,13 +32,21 @@ L2_GRID = (0.003, 0.01, 0.03, 0.1)
 FOLDS = 5
 
 
-def collect(s: Searcher, items: list[dict]) -> list[tuple[np.ndarray, np.ndarray, int, int]]:
-    """Per question: (features of the pool, gold flags, number of gold articles, gold found before the pool)."""
+CEILING_KS = (5, 30, 100)
+
+
+def collect(s: Searcher, items: list[dict], positions: list | None = None) -> list[tuple[np.ndarray, np.ndarray, int, int]]:
+    """Per question: (features of the pool, gold flags, number of gold articles, gold found before the pool).
+    `positions` receives, per question, (gold ranks in the whole first-stage list, number of gold articles)."""
     rr = Reranker(s, {})
     out = []
     for it in items:
         gold = gold_keys(it["gold"])
         c = s.candidates(it["question"])
+        if positions is not None:
+            first = c.direct[:1] + c.ranked
+            positions.append(([i for i, r in enumerate(first)
+                               if (law_key(s.store.titles[r]), s.store.article_keys[r]) in gold], len(gold)))
         found_direct = sum((law_key(s.store.titles[r]), s.store.article_keys[r]) in gold for r in c.direct[:1])
         pool = rr.pool(c.ranked)  # the live pool: rows without an article key are never gold
         x = rr.features(c.plan, c.query, pool, c.parts, c.fused) if pool else np.zeros((0, len(FEATURES)))
@@ -57,6 +67,13 @@ def metrics(data, w: np.ndarray | None) -> dict:
         mrr += 1 / (hits[0] + 1) if len(hits) and hits[0] < 10 else 0.0
     n = max(1, len(data))
     return {"recall@1": round(r1 / n, 4), "recall@5": round(r5 / n, 4), "mrr@10": round(mrr / n, 4)}
+
+
+def ceiling(positions: list) -> dict:
+    """Recall within the first k of the first stage (before reranking): what no reordering of the top k can beat."""
+    n = max(1, len(positions))
+    return {f"recall@{k}": round(sum(min(sum(p < k for p in ps), g) / g for ps, g in positions) / n, 4)
+            for k in CEILING_KS}
 
 
 def train(data, l2: float, steps: int = 2000, lr: float = 0.1) -> np.ndarray:
@@ -98,6 +115,7 @@ def _main(argv: list[str] | None) -> int:
     ap.add_argument("--test", default=str(ROOT / "evals/datasets/statute_qa_test.jsonl"))
     ap.add_argument("--out", default=str(WEIGHTS_FILE))
     ap.add_argument("--modes", default="hybrid,lexical", help="which weight vectors to train (others are kept)")
+    ap.add_argument("--dry-run", action="store_true", help="print the figures, leave the weights file as it is")
     a = ap.parse_args(argv)
     train_items = read_jsonl(Path(a.train), ("question", "gold"))
     test_items = read_jsonl(Path(a.test), ("question", "gold")) if a.test else []
@@ -113,12 +131,15 @@ def _main(argv: list[str] | None) -> int:
         if mode == "hybrid" and d is None:
             print("hybrid: no dense index, skipped", file=sys.stderr)
             continue
-        tr, te = collect(s, train_items), collect(s, test_items)
+        pos_tr: list = []
+        pos_te: list = []
+        tr, te = collect(s, train_items, pos_tr), collect(s, test_items, pos_te)
         cv = {l2: cross_validate(tr, l2) for l2 in L2_GRID}
         best = max(L2_GRID, key=lambda l2: (cv[l2]["mrr@10"], cv[l2]["recall@1"]))
         w = train(tr, best)
         rep = {"dense_chunks": d.count() if d else 0, "chunks": len(s.store), "l2": best,
                "train_first_stage": metrics(tr, None), "train_cv": cv[best],
+               "train_ceiling": ceiling(pos_tr), "test_ceiling": ceiling(pos_te),
                "test_first_stage": metrics(te, None), "test_reranked": metrics(te, w)}
         print(mode, json.dumps(rep, ensure_ascii=False))
         result["weights"][mode] = {f: round(float(v), 5) for f, v in zip(FEATURES, w)}
@@ -126,6 +147,8 @@ def _main(argv: list[str] | None) -> int:
     if not result["weights"]:
         print("no weights trained", file=sys.stderr)
         return 2
+    if a.dry_run:
+        return 0
     tmp = Path(a.out).with_suffix(".tmp")
     tmp.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     tmp.replace(a.out)

@@ -153,3 +153,11 @@ def test_training_command_rejects_bad_datasets_and_keeps_the_weights(tmp_path, c
     assert out.read_text(encoding="utf-8") == "{}"  # untouched
     with pytest.raises(train_rerank.DatasetError):  # no question with its gold among the candidates
         train_rerank.train([(np.zeros((3, len(FEATURES))), np.zeros(3, dtype=bool), 1, 0)], 0.1)
+
+
+def test_ceiling_counts_gold_within_the_first_k_of_the_first_stage():
+    from evals import train_rerank
+
+    # question 1: its one gold at rank 3; question 2: two gold at ranks 10 and 60; question 3: gold not found
+    got = train_rerank.ceiling([([3], 1), ([10, 60], 2), ([], 1)])
+    assert got == {"recall@5": round(1 / 3, 4), "recall@30": round(1.5 / 3, 4), "recall@100": round(2 / 3, 4)}
