@@ -146,6 +146,25 @@ def test_dense_on_a_slice(tmp_path):
     assert hits[0].chunk.title == "辅助人员工作规定"
 
 
+def test_provisions_and_case_sections_are_cut_at_their_own_lengths_and_a_longer_cut_re_embeds_only_long_ones(tmp_path):
+    from assistant.documents import Chunk
+    from assistant.index.dense import passage_text
+
+    body = "审判人员" * 80  # 320 characters
+    art = Chunk(id="a", doc_id="d", kind="regulation", title="示范规定", text=body, article="第一条", article_key="1")
+    case = Chunk(id="c", doc_id="k", kind="case", title="某某案", text=body, part="审理查明")
+    assert len(passage_text(art, 256, 128)) == 256 and len(passage_text(case, 256, 128)) == 128
+    assert len(passage_text(case, 256)) == 256  # no case limit given: one cut for all
+
+    s = _local_settings(tmp_path, embedding_max_chars=128)
+    (s.local_dir / "c.txt").write_text("示范长条文规定\n第一条 " + "审判人员应当依法履行职责，" * 15 + "\n", encoding="utf-8")
+    build_lexical(s, show=False)
+    assert build_dense(s, show=False)["embedded"] == 6
+    longer = s.model_copy(update={"embedding_max_chars": 256})
+    assert build_dense(longer, show=False)["embedded"] == 1  # only the article longer than 128 characters
+    assert build_dense(longer, show=False)["embedded"] == 0
+
+
 def test_dense_filters_on_our_mask_not_in_chroma(tmp_path, monkeypatch):
     """A filter keeping >= 10% of chunks is applied to unfiltered neighbours (Chroma's metadata filter costs
     30-110 ms); enough neighbours are asked for that k can pass; only rows inside the mask come back."""

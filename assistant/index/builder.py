@@ -202,4 +202,5 @@ def build_dense(s: Settings, show: bool = True, limit: int | None = None, kinds:
         def cb(done: int, total: int) -> None:
             prog.update(task, completed=done, total=total)
 
-        return dense.sync(chunks, max_chars=s.embedding_max_chars, progress=cb, limit=limit, keep_ids=set(store.ids))
+        return dense.sync(chunks, max_chars=s.embedding_max_chars, progress=cb, limit=limit, keep_ids=set(store.ids),
+                          case_chars=s.embedding_case_chars)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..documents import Chunk
+from ..documents import CASE_KINDS, Chunk
 
 COLLECTION = "chunks"
 COUNT_TTL_S = 5.0  # searches may use a collection size this old (another process may be filling it)
@@ -106,10 +106,13 @@ def make_embedder(backend: str) -> Embedder | None:
     return _EMBEDDERS[backend]
 
 
-def passage_text(c: Chunk, max_chars: int) -> str:
-    """Short head (law short title / case part) + body: e5 cost grows fast with length, so spend it on content."""
+def passage_text(c: Chunk, max_chars: int, case_chars: int | None = None) -> str:
+    """Short head (law short title / case part) + body: e5 cost grows fast with length, so spend it on content.
+    Case sections are cut at case_chars (when given), everything else at max_chars."""
     from ..text import short_title
 
+    if case_chars and c.kind in CASE_KINDS:
+        max_chars = case_chars
     if c.article:
         head = f"{short_title(c.title)}{c.article}"
     elif c.kind in ("guiding", "case"):
@@ -178,11 +181,12 @@ class DenseIndex:
                 out[cid] = (md or {}).get("hash", "")
         return out
 
-    def plan(self, chunks: Sequence[Chunk], max_chars: int, keep_ids: set[str] | None = None) -> tuple[list[Chunk], list[str]]:
+    def plan(self, chunks: Sequence[Chunk], max_chars: int, keep_ids: set[str] | None = None,
+             case_chars: int | None = None) -> tuple[list[Chunk], list[str]]:
         """What to embed (new or changed passage text) and what to delete (gone), in priority order."""
         have = self.existing()
         want = keep_ids if keep_ids is not None else {c.id for c in chunks}
-        todo = [c for c in chunks if have.get(c.id) != passage_hash(passage_text(c, max_chars))]
+        todo = [c for c in chunks if have.get(c.id) != passage_hash(passage_text(c, max_chars, case_chars))]
         todo.sort(key=priority)
         gone = [cid for cid in have if cid not in want]
         return todo, gone
@@ -195,8 +199,9 @@ class DenseIndex:
         progress: Callable[[int, int], None] | None = None,
         limit: int | None = None,
         keep_ids: set[str] | None = None,
+        case_chars: int | None = None,
     ) -> dict:
-        todo, gone = self.plan(chunks, max_chars, keep_ids)
+        todo, gone = self.plan(chunks, max_chars, keep_ids, case_chars)
         for i in range(0, len(gone), 5000):
             self.col.delete(ids=gone[i : i + 5000])
         if limit is not None:
@@ -204,7 +209,7 @@ class DenseIndex:
         done = 0
         for i in range(0, len(todo), batch):
             part = todo[i : i + batch]
-            texts = [passage_text(c, max_chars) for c in part]
+            texts = [passage_text(c, max_chars, case_chars) for c in part]
             vecs = self.embedder.passages(texts)
             self.col.upsert(
                 ids=[c.id for c in part],
