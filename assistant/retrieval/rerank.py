@@ -145,17 +145,17 @@ class Reranker:
         d = self.s.dense() if qv is not None else None
         if d is None:
             return out
-        ids = [self.s.store.ids[r] for r in pool if r not in known]
-        emb = {}
-        if ids:
+        ids_of = self.s.store.ids
+        by_row = {r: known[r] for r in pool if r in known}
+        missing = [ids_of[r] for r in pool if r not in known]
+        if missing:
             try:
-                got = d.col.get(ids=ids, include=["embeddings"])
+                got = d.col.get(ids=missing, include=["embeddings"])
             except Exception:  # being rewritten by another process: the feature is left out for this query
                 return out
             emb = dict(zip(got["ids"], got["embeddings"]))
-        ids_of = self.s.store.ids
-        cos = np.array([known[r] if r in known else float(np.dot(emb[ids_of[r]], qv)) if ids_of[r] in emb else np.nan
-                        for r in pool])
+            by_row.update({r: float(np.dot(emb[ids_of[r]], qv)) for r in pool if ids_of[r] in emb and r not in by_row})
+        cos = np.array([by_row.get(r, np.nan) for r in pool])
         return np.nan_to_num(cos - np.nanmax(cos), nan=-0.2) if np.isfinite(cos).any() else out
 
     def pool(self, ranked: list[int]) -> list[int]:

@@ -37,6 +37,8 @@ LEX_WEIGHT = 0.5
 # within the lexical side: share of the character-bigram list (index/ngram.py) next to the word list
 NGRAM_WEIGHT = 0.4
 QUERY_CACHE = 512  # memoised query embeddings
+# one thread per process for the neighbour query that runs beside BM25 (not one per Searcher: a reload opens a new one)
+_BESIDE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dense-query")
 
 
 def minmax(scores: dict[int, float]) -> dict[int, float]:
@@ -132,7 +134,6 @@ class Searcher:
         self._dense_warned = False
         self._masks: dict[tuple, np.ndarray] = {}
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dense-query")
         self.prior = np.array([AUTHORITY.get(k, 1.0) for k in self.store.kinds], dtype=np.float32)
         self.reranker = Reranker.load(self) if settings.rerank else None
 
@@ -301,7 +302,7 @@ class Searcher:
         direct = [r for r in plan.direct_rows if mask[r]]
         parts: dict[str, dict[int, float]] = {}
         # the neighbour query (Chroma, native code) runs beside BM25 (numpy): ~2 ms less than one after the other
-        pending = (self._beside.submit(self.dense_search, plan.dense_text, POOL, f.kinds, f.statuses, mask, qvec)
+        pending = (_BESIDE.submit(self.dense_search, plan.dense_text, POOL, f.kinds, f.statuses, mask, qvec)
                    if qvec is not None else None)
         lex = self.lexical(plan, query, mask, parts)
         parts["qv"] = qvec
